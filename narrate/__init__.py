@@ -1,0 +1,6 @@
+"""narrate: turn documents into a narrated podcast."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,339 @@
+"""The show file (`scripts/show.yaml`): show-wide settings, validated with every problem collected."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import langcodes
+
+from narrate.categories import APPLE_CATEGORIES
+from narrate.errors import Problems
+from narrate.lexicon import parse_lexicon
+from narrate.model import ROLES, AudioSettings, Location, RenderSettings, Show, VoiceSpec
+from narrate.yamlfile import LineDict, YamlSyntaxError, line_of, load_yaml
+
+SHOW_FILES = ("show.yaml", "show.yml")
+DEFAULT_VOICES = {
+    "narrator": VoiceSpec("pyttsx3", "gmw/en-us", 165),
+    "document": VoiceSpec("pyttsx3", "gmw/en", 155),
+    "note": VoiceSpec("pyttsx3", "gmw/en-us", 170),
+}
+SHOW_KEYS = (
+    "title", "author", "description", "language", "category", "subcategory", "explicit", "base_url", "link",
+    "copyright", "owner", "type", "cover", "voices", "audio", "render", "lexicon", "locked",
+)
+AUDIO_KEYS = ("sample_rate", "channels", "bitrate", "pauses", "intro", "outro", "loudness", "true_peak")
+PAUSE_KEYS = ("sentence", "clause", "segment", "chapter", "document")
+VOICE_KEYS = ("engine", "voice", "rate", "pitch")
+MAX_PAUSE = 60.0
+_BITRATE = re.compile(r"^(\d{2,3})k$")
+
+
+def find_show_file(scripts_dir: Path) -> Path | None:
+    """The show file in a scripts folder, if there is one."""
+    for name in SHOW_FILES:
+        if (scripts_dir / name).is_file():
+            return scripts_dir / name
+    return None
+
+
+def read_text(path: Path, display: str) -> str:
+    """A script or show file as text; OSError/UnicodeError become ValueError with a one-line message."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{display}:1: cannot read file: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValueError(f"{display}:{line}: file is not UTF-8 (byte 0x{data[exc.start]:02x})") from None
+
+
+def display_path(path: Path) -> str:
+    """A path as shown in messages: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def parse_pause(value: Any) -> float | None:
+    """A pause length from `1.5`, `'1.5s'` or `'300ms'`, or None when invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*", value)
+        if not m:
+            return None
+        seconds = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+    else:
+        return None
+    return seconds if 0 <= seconds <= MAX_PAUSE else None
+
+
+def parse_voice(raw: Any, where: Location, problems: Problems, base: VoiceSpec | None = None) -> VoiceSpec | None:
+    """A VoiceSpec from a mapping {engine, voice, rate, pitch}; keys left out come from `base`."""
+    if not isinstance(raw, dict):
+        problems.add(where, "a voice must be a mapping with engine, voice, rate, pitch")
+        return None
+    for key in raw:
+        if key not in VOICE_KEYS:
+            problems.add(where, f"unknown voice key '{key}' (known: {', '.join(VOICE_KEYS)})")
+    engine = raw.get("engine", base.engine if base else "pyttsx3")
+    voice = raw.get("voice", base.voice if base else None)
+    rate = raw.get("rate", base.rate if base else None)
+    pitch = raw.get("pitch", base.pitch if base else None)
+    ok = True
+    if not isinstance(engine, str) or not engine.strip():
+        problems.add(where, "voice 'engine' must be a name such as pyttsx3 or piper")
+        ok = False
+    if not isinstance(voice, str) or not voice.strip():
+        problems.add(where, "voice 'voice' must name one of the engine's voices (see: narrate voices)")
+        ok = False
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or not 50 <= rate <= 500):
+        problems.add(where, f"voice rate must be words per minute between 50 and 500, not {rate!r}")
+        ok = False
+    if pitch is not None and (isinstance(pitch, bool) or not isinstance(pitch, int) or not 0 <= pitch <= 100):
+        problems.add(where, f"voice pitch must be between 0 and 100, not {pitch!r}")
+        ok = False
+    return VoiceSpec(engine.strip(), voice.strip(), rate, pitch) if ok else None
+
+
+def _str(raw: dict, key: str, loc: Location, problems: Problems, required: bool = False, default: str = "") -> str:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            problems.add(loc, f"missing required key '{key}'")
+        return default
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        problems.add(loc, f"'{key}' must be text")
+        return default
+    if required and not value.strip():
+        problems.add(loc, f"'{key}' must not be empty")
+    return value.strip()
+
+
+def check_url(value: str) -> bool:
+    """Whether `value` is an absolute http(s) URL."""
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in value
+
+
+def check_language(value: str) -> bool:
+    """Whether `value` is a valid IETF language tag such as `en` or `en-US`."""
+    return "_" not in value and langcodes.tag_is_valid(value) and langcodes.Language.get(value).is_valid()
+
+
+def resolve_inside(root: Path, value: Any, loc: Location, what: str, problems: Problems) -> Path | None:
+    """A file path relative to the show folder that exists and stays inside it."""
+    if not isinstance(value, str) or not value.strip():
+        problems.add(loc, f"{what} must be a file path relative to the show folder")
+        return None
+    path = (root / value).resolve()
+    if not path.is_relative_to(root.resolve()):
+        problems.add(loc, f"{what} '{value}' is outside the show folder {display_path(root)}")
+        return None
+    if not path.is_file():
+        problems.add(loc, f"{what} '{value}' does not exist")
+        return None
+    return path
+
+
+def load_show(scripts_dir: Path) -> Show:
+    """Read and validate the show file; raise ProblemsError listing every problem."""
+    problems = Problems()
+    show = parse_show(scripts_dir, problems)
+    problems.raise_if_any()
+    assert show is not None
+    return show
+
+
+def parse_show(scripts_dir: Path, problems: Problems) -> Show | None:
+    """Parse the show file, recording problems; None when it cannot be used at all."""
+    path = find_show_file(scripts_dir)
+    if path is None:
+        problems.add(display_path(scripts_dir), f"no show file ({' or '.join(SHOW_FILES)}) in this folder")
+        return None
+    shown = display_path(path)
+    try:
+        raw = load_yaml(read_text(path, shown))
+    except YamlSyntaxError as exc:
+        problems.add(Location(shown, exc.line), exc.message)
+        return None
+    except ValueError as exc:
+        problems.add(None, str(exc))
+        return None
+    if not isinstance(raw, dict):
+        problems.add(Location(shown, 1), "the show file must be a YAML mapping of settings")
+        return None
+
+    def loc(key: str, mapping: Any = raw) -> Location:
+        return Location(shown, line_of(mapping, key))
+
+    for key in raw:
+        if key not in SHOW_KEYS:
+            problems.add(loc(key), f"unknown show setting '{key}' (known: {', '.join(SHOW_KEYS)})")
+    title = _str(raw, "title", loc("title"), problems, required=True)
+    author = _str(raw, "author", loc("author"), problems, required=True)
+    description = _str(raw, "description", loc("description"), problems, required=True)
+    if len(description.encode()) > 4000:
+        problems.add(loc("description"), "description is longer than 4000 bytes (Apple's limit)")
+    language = _str(raw, "language", loc("language"), problems, default="en")
+    if not check_language(language):
+        problems.add(loc("language"), f"'{language}' is not a language code (use an IETF tag such as en or en-US)")
+    category = _str(raw, "category", loc("category"), problems, default="History")
+    subcategory = _str(raw, "subcategory", loc("subcategory"), problems)
+    if category not in APPLE_CATEGORIES:
+        problems.add(loc("category"), f"'{category}' is not an Apple Podcasts category "
+                     f"(known: {', '.join(APPLE_CATEGORIES)})")
+    elif subcategory and subcategory not in APPLE_CATEGORIES[category]:
+        known = ", ".join(APPLE_CATEGORIES[category]) or "none"
+        problems.add(loc("subcategory"), f"'{subcategory}' is not a subcategory of {category} (known: {known})")
+    explicit = raw.get("explicit", False)
+    if not isinstance(explicit, bool):
+        problems.add(loc("explicit"), "'explicit' must be true or false")
+        explicit = False
+    locked = raw.get("locked", True)
+    if not isinstance(locked, bool):
+        problems.add(loc("locked"), "'locked' must be true or false")
+        locked = True
+    base_url = _str(raw, "base_url", loc("base_url"), problems, required=True)
+    if base_url and not check_url(base_url):
+        problems.add(loc("base_url"), f"base_url '{base_url}' is not an absolute http(s) URL")
+    if base_url and not base_url.endswith("/"):
+        base_url += "/"
+    link = _str(raw, "link", loc("link"), problems, default=base_url)
+    if link and not check_url(link):
+        problems.add(loc("link"), f"link '{link}' is not an absolute http(s) URL")
+    show_type = _str(raw, "type", loc("type"), problems, default="episodic")
+    if show_type not in ("episodic", "serial"):
+        problems.add(loc("type"), f"type must be episodic or serial, not '{show_type}'")
+    owner = raw.get("owner") or {}
+    if not isinstance(owner, dict):
+        problems.add(loc("owner"), "owner must be a mapping with name and email")
+        owner = {}
+    cover = None
+    if raw.get("cover") is not None:
+        cover = resolve_inside(scripts_dir, raw["cover"], loc("cover"), "cover", problems)
+
+    voices = dict(DEFAULT_VOICES)
+    raw_voices = raw.get("voices") or {}
+    if not isinstance(raw_voices, dict):
+        problems.add(loc("voices"), "voices must map each role to {engine, voice, rate}")
+        raw_voices = {}
+    for role, spec in raw_voices.items():
+        if role not in ROLES:
+            problems.add(loc(role, raw_voices), f"unknown role '{role}' (known: {', '.join(ROLES)})")
+            continue
+        parsed = parse_voice(spec, loc(role, raw_voices), problems)
+        if parsed:
+            voices[role] = parsed
+    if "note" not in raw_voices:
+        # Notes are the narrator speaking about the document, so by default they share the narrator's voice.
+        voices["note"] = voices["narrator"]
+
+    audio = _parse_audio(raw.get("audio"), scripts_dir, shown, loc("audio"), problems)
+    render = _parse_render(raw.get("render"), shown, loc("render"), problems)
+    lexicon, lex_problems = parse_lexicon(raw.get("lexicon"), str(loc("lexicon")))
+    for problem in lex_problems:
+        problems.add(None, problem)
+    return Show(
+        root=scripts_dir, path=shown, title=title, author=author, description=description, language=language,
+        category=category, subcategory=subcategory, explicit=explicit, base_url=base_url,
+        voices=tuple((r, voices[r]) for r in ROLES), audio=audio, render=render, cover=cover,
+        copyright=_str(raw, "copyright", loc("copyright"), problems),
+        owner_name=str(owner.get("name") or author), owner_email=str(owner.get("email") or ""),
+        show_type=show_type, link=link, lexicon=lexicon, locked=locked,
+    )
+
+
+def _parse_audio(raw: Any, root: Path, shown: str, where: Location, problems: Problems) -> AudioSettings:
+    defaults = AudioSettings()
+    if raw is None:
+        return defaults
+    if not isinstance(raw, dict):
+        problems.add(where, "audio must be a mapping of settings")
+        return defaults
+
+    def loc(key: str, mapping: Any = raw) -> Location:
+        return Location(shown, line_of(mapping, key))
+
+    for key in raw:
+        if key not in AUDIO_KEYS:
+            problems.add(loc(key), f"unknown audio setting '{key}' (known: {', '.join(AUDIO_KEYS)})")
+    values: dict[str, Any] = {}
+    rate = raw.get("sample_rate", defaults.sample_rate)
+    if rate not in (22050, 24000, 32000, 44100, 48000):
+        problems.add(loc("sample_rate"), f"sample_rate must be 22050, 24000, 32000, 44100 or 48000, not {rate!r}")
+    else:
+        values["sample_rate"] = rate
+    channels = raw.get("channels", defaults.channels)
+    if channels not in (1, 2):
+        problems.add(loc("channels"), f"channels must be 1 (mono) or 2 (stereo), not {channels!r}")
+    else:
+        values["channels"] = channels
+    bitrate = str(raw.get("bitrate", defaults.bitrate))
+    m = _BITRATE.match(bitrate)
+    if not m or not 32 <= int(m.group(1)) <= 320:
+        problems.add(loc("bitrate"), f"bitrate must look like 64k..320k, not {bitrate!r}")
+    else:
+        values["bitrate"] = bitrate
+    pauses = raw.get("pauses") or {}
+    if not isinstance(pauses, dict):
+        problems.add(loc("pauses"), "pauses must map sentence/clause/segment/chapter/document to seconds")
+        pauses = {}
+    for key, value in pauses.items():
+        if key not in PAUSE_KEYS:
+            problems.add(loc(key, pauses), f"unknown pause '{key}' (known: {', '.join(PAUSE_KEYS)})")
+            continue
+        seconds = parse_pause(value)
+        if seconds is None:
+            problems.add(loc(key, pauses), f"invalid pause length {value!r} (use seconds such as 0.5, 1.5s or 300ms, "
+                         f"at most {MAX_PAUSE:g}s)")
+        else:
+            values[f"pause_{key}"] = seconds
+    for key in ("intro", "outro"):
+        if raw.get(key) is not None:
+            values[key] = resolve_inside(root, raw[key], loc(key), f"{key} audio", problems)
+    for key, low, high in (("loudness", -30.0, -10.0), ("true_peak", -9.0, 0.0)):
+        if key in raw:
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                problems.add(loc(key), f"{key} must be a number between {low:g} and {high:g}, not {value!r}")
+            else:
+                values[key] = float(value)
+    return AudioSettings(**{**defaults.__dict__, **values})
+
+
+def _parse_render(raw: Any, shown: str, where: Location, problems: Problems) -> RenderSettings:
+    if raw is None:
+        return RenderSettings()
+    if not isinstance(raw, dict):
+        problems.add(where, "render must be a mapping with workers and timeout")
+        return RenderSettings()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        loc = Location(shown, line_of(raw, key))
+        if key == "workers":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                problems.add(loc, f"render workers must be 0 (one per core) or more, not {value!r}")
+            else:
+                values["workers"] = value
+        elif key == "timeout":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                problems.add(loc, f"render timeout must be seconds above 0, not {value!r}")
+            else:
+                values["timeout"] = float(value)
+        else:
+            problems.add(loc, f"unknown render setting '{key}' (known: workers, timeout)")
+    return RenderSettings(**values)
+
+
+__all__ = ["LineDict", "load_show", "parse_show", "parse_pause", "parse_voice", "read_text", "display_path"]

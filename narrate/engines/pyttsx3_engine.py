@@ -1,0 +1,162 @@
+"""The default engine: pyttsx3 (espeak-ng on Linux, SAPI5 on Windows, NSSpeechSynthesizer on macOS).
+
+On Linux the espeak-ng library comes from the system when present, else from the `espeakng-loader`
+wheel. pyttsx3 2.99 can return from `runAndWait()` before its espeak callback has written the file,
+so every render waits for the `finished-utterance` event and then checks the file itself.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import sys
+import threading
+import time
+import wave
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from narrate.engines.base import Engine, EngineError, VoiceInfo
+from narrate.errors import UserError
+from narrate.model import VoiceSpec
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_espeak_source: str | None = None
+
+
+def _package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def prepare_espeak() -> str:
+    """Make libespeak-ng loadable by pyttsx3: the system's, else the espeakng-loader wheel's."""
+    global _espeak_source  # noqa: PLW0603 - once per process, like espeak itself
+    if _espeak_source is not None or sys.platform in ("win32", "darwin"):
+        return _espeak_source or "platform"
+    if os.environ.get("NARRATE_ESPEAK") != "bundled" and ctypes.util.find_library("espeak-ng"):
+        _espeak_source = "system"
+        return _espeak_source
+    try:
+        import espeakng_loader
+    except ImportError:
+        raise UserError("espeak-ng is not installed: pip install espeakng-loader "
+                        "(or install your system's espeak-ng package)") from None
+    os.environ.setdefault("ESPEAK_DATA_PATH", espeakng_loader.get_data_path())
+    library = Path(espeakng_loader.get_library_path())
+    versioned = library.with_name(library.name + ".1")
+    # pyttsx3 dlopens "libespeak-ng.so.1" by soname; loading the wheel's copy first makes that resolve to it.
+    ctypes.CDLL(str(versioned if versioned.exists() else library), mode=ctypes.RTLD_GLOBAL)
+    _espeak_source = "espeakng-loader"
+    return _espeak_source
+
+
+class Pyttsx3Engine(Engine):
+    """pyttsx3 behind narrate's engine interface."""
+
+    name = "pyttsx3"
+    accepts_phonemes = False
+
+    def __init__(self) -> None:
+        prepare_espeak()
+        import pyttsx3
+
+        self._engine = pyttsx3.init("espeak" if sys.platform.startswith("linux") else None)
+        self._finished = threading.Event()
+        self._engine.connect("finished-utterance", self._on_finished)
+        self._voices: list[VoiceInfo] | None = None
+
+    def _on_finished(self, name: object = None, completed: bool = True) -> None:
+        self._finished.set()
+
+    @classmethod
+    def version(cls) -> str:
+        """pyttsx3's version and, on Linux, espeak-ng's."""
+        espeak = ""
+        if sys.platform.startswith("linux"):
+            try:
+                prepare_espeak()
+                from pyttsx3.drivers import _espeak
+
+                raw = _espeak.Info(None)
+                espeak = f"+espeak-ng-{raw.decode() if raw else 'unknown'}"
+            except Exception:  # noqa: BLE001 - the version is a cache-key detail, never fatal
+                espeak = "+espeak-ng-unknown"
+        return f"pyttsx3-{_package_version('pyttsx3')}{espeak}"
+
+    def voices(self) -> list[VoiceInfo]:
+        """Every voice the platform driver reports."""
+        if self._voices is None:
+            self._voices = [
+                VoiceInfo(id=v.id, name=v.name, languages=tuple(v.languages or ()), gender=v.gender or None)
+                for v in self._engine.getProperty("voices")
+            ]
+        return self._voices
+
+    def find_voice(self, voice: str) -> VoiceInfo | None:
+        """A voice by id or name; espeak variants such as `gmw/en-us+f3` are accepted when the variant exists."""
+        base, _, variant = voice.partition("+")
+        info = super().find_voice(base)
+        if info is None or not variant:
+            return info
+        data = _espeak_data_path()
+        if data is not None and not (data / "voices" / "!v" / variant).exists():
+            return None
+        return VoiceInfo(id=voice, name=f"{info.name}+{variant}", languages=info.languages, gender=info.gender)
+
+    def render(self, text: str, voice: VoiceSpec, out_path: Path) -> None:
+        """Speak into a WAV file, waiting for the engine's finished event and verifying the file."""
+        with _lock:  # the espeak driver is not thread-safe
+            engine = self._engine
+            try:
+                engine.setProperty("voice", voice.voice)
+                if voice.rate:
+                    engine.setProperty("rate", voice.rate)
+                if voice.pitch is not None:
+                    engine.setProperty("pitch", voice.pitch)
+            except (ValueError, KeyError) as exc:
+                raise EngineError(f"voice '{voice.voice}' was refused: {exc}") from exc
+            out_path.unlink(missing_ok=True)
+            self._finished.clear()
+            engine.save_to_file(text, str(out_path))
+            engine.runAndWait()
+            # The espeak callback runs on espeak's own thread and may still be writing.
+            if not self._finished.wait(30 + len(text) / 50):
+                raise EngineError("the engine never finished the utterance")
+            for _ in range(200):
+                if out_path.exists() and _complete_wav(out_path):
+                    return
+                time.sleep(0.005)
+            raise EngineError("the engine reported success but wrote no complete WAV file")
+
+    def close(self) -> None:
+        """Stop the driver loop."""
+        try:
+            self._engine.stop()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            log.debug("pyttsx3 stop failed", exc_info=True)
+
+
+def _espeak_data_path() -> Path | None:
+    """The espeak-ng data folder in use (it holds the voice variants), on Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    from pyttsx3.drivers import _espeak
+
+    path = ctypes.c_char_p()
+    _espeak.dll.espeak_Info(ctypes.byref(path))
+    return Path(path.value.decode()) if path.value else None
+
+
+def _complete_wav(path: Path) -> bool:
+    try:
+        with wave.open(str(path), "rb") as w:
+            frames = w.getnframes()
+            expected = frames * w.getsampwidth() * w.getnchannels()
+        return frames > 0 and path.stat().st_size >= expected + 44
+    except (wave.Error, EOFError, OSError):
+        return False

@@ -1,0 +1,60 @@
+"""The project's own errors: what the user can fix (exit 2) versus internal failures (exit 1)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import click
+
+
+class NarrateError(click.ClickException):
+    """Base of narrate's errors; shown as one line without a traceback."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class UserError(NarrateError):
+    """A problem in the user's input or setup that they can fix (exit status 2)."""
+
+    exit_code = 2
+
+
+class ProblemsError(UserError):
+    """Several user problems collected before stopping; each printed on its own line."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        for problem in self.problems:
+            click.echo(f"error: {problem}", err=True)
+
+
+class RenderError(NarrateError):
+    """A segment failed to render; names the segment's file:line (exit status 1)."""
+
+
+class BuildLockedError(UserError):
+    """Another build holds the output folder's lock."""
+
+
+class Problems:
+    """Collects problems as `location: message` lines, mkdocs-style, to raise them all at once."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, location: object, message: str) -> None:
+        """Record one problem; `location` is a Location, a path or None."""
+        self.items.append(f"{location}: {message}" if location else message)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self) -> None:
+        """Raise a ProblemsError holding every problem recorded so far."""
+        if self.items:
+            raise ProblemsError(self.items)

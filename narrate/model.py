@@ -1,0 +1,161 @@
+"""Frozen dataclasses passed between narrate's stages: show, episode, chapter, segment."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROLES = ("narrator", "document", "note")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where something was written: a file and a 1-based line."""
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class VoiceSpec:
+    """Which engine speaks, with which voice, rate (words per minute) and pitch (0-100)."""
+
+    engine: str
+    voice: str
+    rate: int | None = None
+    pitch: int | None = None
+
+
+@dataclass(frozen=True)
+class LexiconEntry:
+    """How to say a word or phrase: a respelling every engine can read, optional espeak phonemes."""
+
+    term: str
+    say: str
+    phonemes: str = ""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One paragraph to be spoken in one voice; `text` is exactly as written in the script."""
+
+    role: str
+    text: str
+    voice: VoiceSpec
+    location: Location
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Silence of a given length written into the script."""
+
+    seconds: float
+    location: Location
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A heading and the segments and pauses under it."""
+
+    title: str
+    location: Location
+    items: tuple[Segment | Pause, ...]
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(i for i in self.items if isinstance(i, Segment))
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """The narrated document's own metadata."""
+
+    title: str = ""
+    authors: tuple[str, ...] = ()
+    date: str = ""
+    translator: str = ""
+    source: str = ""
+    url: str = ""
+    rights: str = ""
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One parsed episode script."""
+
+    number: int
+    title: str
+    release_date: dt.date
+    summary: str
+    document: DocumentInfo
+    chapters: tuple[Chapter, ...]
+    path: str
+    slug: str
+    lexicon: tuple[LexiconEntry, ...] = ()
+    episode_type: str = "full"
+    image: str | None = None
+    link: str = ""
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(s for c in self.chapters for s in c.segments)
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """How episodes are assembled and encoded."""
+
+    sample_rate: int = 44100
+    channels: int = 1
+    bitrate: str = "96k"
+    pause_sentence: float = 0.35
+    pause_clause: float = 0.2
+    pause_segment: float = 0.7
+    pause_chapter: float = 1.5
+    pause_document: float = 1.0
+    intro: Path | None = None
+    outro: Path | None = None
+    loudness: float = -16.0
+    true_peak: float = -1.0
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How segments are rendered."""
+
+    workers: int = 0  # 0: one per core
+    timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class Show:
+    """Show-wide settings read from the show file."""
+
+    root: Path
+    path: str
+    title: str
+    author: str
+    description: str
+    language: str
+    category: str
+    explicit: bool
+    base_url: str
+    voices: tuple[tuple[str, VoiceSpec], ...]
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
+    cover: Path | None = None
+    subcategory: str = ""
+    copyright: str = ""
+    owner_name: str = ""
+    owner_email: str = ""
+    show_type: str = "episodic"
+    link: str = ""
+    lexicon: tuple[LexiconEntry, ...] = ()
+    locked: bool = True
+
+    def voice_for(self, role: str) -> VoiceSpec:
+        """The voice configured for a role."""
+        return dict(self.voices)[role]

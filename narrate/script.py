@@ -1,0 +1,354 @@
+"""Episode scripts: YAML front matter plus Markdown, parsed into frozen Episode objects.
+
+Chapters are `#` headings; a plain paragraph is the narrator, a blockquote is the document, a
+`::: ROLE [voice=V rate=N pitch=N engine=E]` container gives its paragraphs a role and voice, and
+`<!-- pause 1.5s -->` is a pause.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shlex
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.container import container_plugin
+
+from narrate.config import display_path, parse_pause, parse_show, read_text
+from narrate.errors import Problems
+from narrate.lexicon import parse_lexicon
+from narrate.model import ROLES, Chapter, DocumentInfo, Episode, Location, Pause, Segment, Show, VoiceSpec
+from narrate.yamlfile import YamlSyntaxError, line_of, load_yaml
+
+FRONT_KEYS = ("title", "episode", "date", "summary", "document", "lexicon", "type", "image", "link")
+DOCUMENT_KEYS = ("title", "authors", "date", "translator", "source", "url", "rights")
+EPISODE_TYPES = ("full", "trailer", "bonus")
+_PAUSE = re.compile(r"^<!--\s*pause\s*:?\s*(?P<value>.*?)\s*-->\s*$", re.IGNORECASE | re.DOTALL)
+_COMMENT = re.compile(r"^<!--.*-->\s*$", re.DOTALL)
+_UNSUPPORTED = {
+    "bullet_list_open": "lists", "ordered_list_open": "lists", "fence": "code blocks",
+    "code_block": "code blocks", "table_open": "tables",
+}
+
+
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark")
+    # One container type accepts every `::: name`, so an unknown role is reported rather than shown as text.
+    container_plugin(md, "role", validate=lambda params, *args: True)
+    return md
+
+
+_MD = _markdown()
+
+
+@dataclass(frozen=True)
+class Project:
+    """A show file and its episode scripts, parsed and validated."""
+
+    show: Show
+    episodes: tuple[Episode, ...]
+
+    def episode(self, number: int) -> Episode | None:
+        """The episode with this number, if any."""
+        return next((e for e in self.episodes if e.number == number), None)
+
+
+def slugify(stem: str) -> str:
+    """A stable ASCII file name from a script's file name: `002-Politburo 1987` -> `002-politburo-1987`."""
+    ascii_text = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug or "episode"
+
+
+def episode_scripts(scripts_dir: Path) -> list[Path]:
+    """The episode scripts in a folder: every `*.md` except README.md, in name order."""
+    return sorted(p for p in scripts_dir.glob("*.md") if p.name.lower() != "readme.md")
+
+
+def load_project(scripts_dir: Path) -> Project:
+    """Parse the show file and every script, collecting all problems before raising."""
+    problems = Problems()
+    if not scripts_dir.is_dir():
+        problems.add(None, f"{display_path(scripts_dir)}: scripts folder does not exist")
+        problems.raise_if_any()
+    show = parse_show(scripts_dir, problems)
+    episodes: list[Episode] = []
+    paths = episode_scripts(scripts_dir)
+    if not paths:
+        problems.add(display_path(scripts_dir), "no episode scripts (*.md) in this folder")
+    for path in paths:
+        episode = parse_episode(path, show, problems)
+        if episode is not None:
+            episodes.append(episode)
+    seen: dict[int, Episode] = {}
+    slugs: dict[str, Episode] = {}
+    for episode in episodes:
+        if episode.number in seen:
+            problems.add(Location(episode.path, 1),
+                         f"episode number {episode.number} is also used by {seen[episode.number].path}")
+        seen.setdefault(episode.number, episode)
+        if episode.slug in slugs:
+            problems.add(Location(episode.path, 1),
+                         f"file name gives the same output name '{episode.slug}' as {slugs[episode.slug].path}")
+        slugs.setdefault(episode.slug, episode)
+    problems.raise_if_any()
+    assert show is not None
+    return Project(show, tuple(sorted(episodes, key=lambda e: e.number)))
+
+
+def split_front_matter(text: str) -> tuple[str | None, str, int]:
+    """(front matter or None, body, line number in the file where the body starts)."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return None, text, 1
+    for i in range(1, len(lines)):
+        if lines[i].strip() in ("---", "..."):
+            return "".join(lines[1:i]), "".join(lines[i + 1 :]), i + 2
+    raise ValueError("front matter starts with '---' but never ends (add a closing '---' line)")
+
+
+def parse_episode(path: Path, show: Show | None, problems: Problems) -> Episode | None:
+    """Parse one episode script, recording every problem; None when it cannot be used."""
+    shown = display_path(path)
+    before = len(problems.items)
+    try:
+        text = read_text(path, shown)
+    except ValueError as exc:
+        problems.add(None, str(exc))
+        return None
+    if not text.strip():
+        problems.add(Location(shown, 1), "script is empty")
+        return None
+    try:
+        front, body, body_line = split_front_matter(text)
+    except ValueError as exc:
+        problems.add(Location(shown, 1), str(exc))
+        return None
+    if front is None:
+        problems.add(Location(shown, 1), "script has no front matter (start it with '---', title and episode)")
+        return None
+    try:
+        meta = load_yaml(front, first_line=2)
+    except YamlSyntaxError as exc:
+        problems.add(Location(shown, exc.line), f"front matter: {exc.message}")
+        return None
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        problems.add(Location(shown, 2), "front matter must be a YAML mapping (key: value lines)")
+        return None
+    fields = _parse_front(meta, shown, problems)
+    chapters = _parse_body(body, body_line, shown, show, problems)
+    if len(problems.items) > before:
+        return None
+    return Episode(chapters=chapters, path=shown, slug=slugify(path.stem), **fields)
+
+
+def _parse_front(meta: dict, shown: str, problems: Problems) -> dict[str, Any]:
+    def loc(key: str, mapping: Any = meta) -> Location:
+        return Location(shown, line_of(mapping, key, 2))
+
+    for key in meta:
+        if key not in FRONT_KEYS:
+            problems.add(loc(key), f"unknown front matter key '{key}' (known: {', '.join(FRONT_KEYS)})")
+    title = meta.get("title")
+    if title is None or (isinstance(title, str) and not title.strip()):
+        problems.add(loc("title"), "missing episode title (add 'title: ...' to the front matter)")
+        title = ""
+    elif not isinstance(title, (str, int, float)):
+        problems.add(loc("title"), "title must be text")
+        title = ""
+    number = meta.get("episode")
+    if number is None:
+        problems.add(loc("episode"), "missing episode number (add 'episode: N' to the front matter)")
+        number = 0
+    elif isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        problems.add(loc("episode"), f"episode number must be a whole number of 0 or more, not {number!r}")
+        number = 0
+    release = meta.get("date")
+    if release is None:
+        problems.add(loc("date"), "missing release date (add 'date: YYYY-MM-DD' to the front matter)")
+        release = dt.date(1970, 1, 1)
+    elif isinstance(release, dt.datetime):
+        release = release.date()
+    elif not isinstance(release, dt.date):
+        try:
+            release = dt.date.fromisoformat(str(release).strip())
+        except ValueError:
+            problems.add(loc("date"), f"release date {release!r} is not a date (use YYYY-MM-DD)")
+            release = dt.date(1970, 1, 1)
+    summary = meta.get("summary", "")
+    if not isinstance(summary, str):
+        problems.add(loc("summary"), "summary must be text")
+        summary = ""
+    episode_type = meta.get("type", "full")
+    if episode_type not in EPISODE_TYPES:
+        problems.add(loc("type"), f"type must be one of {', '.join(EPISODE_TYPES)}, not {episode_type!r}")
+        episode_type = "full"
+    document = _parse_document(meta.get("document"), shown, loc("document"), problems)
+    lexicon, lex_problems = parse_lexicon(meta.get("lexicon"), str(loc("lexicon")))
+    for problem in lex_problems:
+        problems.add(None, problem)
+    image = meta.get("image")
+    if image is not None and not isinstance(image, str):
+        problems.add(loc("image"), "image must be a file path relative to the show folder")
+        image = None
+    link = meta.get("link", "")
+    if not isinstance(link, str):
+        problems.add(loc("link"), "link must be a URL")
+        link = ""
+    return {
+        "number": number, "title": str(title).strip(), "release_date": release, "summary": summary.strip(),
+        "document": document, "lexicon": lexicon, "episode_type": episode_type, "image": image,
+        "link": link.strip(),
+    }
+
+
+def _parse_document(raw: Any, shown: str, where: Location, problems: Problems) -> DocumentInfo:
+    if raw is None:
+        return DocumentInfo()
+    if not isinstance(raw, dict):
+        problems.add(where, f"document must be a mapping with {', '.join(DOCUMENT_KEYS)}")
+        return DocumentInfo()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        loc = Location(shown, line_of(raw, key, where.line))
+        if key not in DOCUMENT_KEYS:
+            problems.add(loc, f"unknown document key '{key}' (known: {', '.join(DOCUMENT_KEYS)})")
+        elif key == "authors":
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(a, str) and a.strip() for a in items):
+                problems.add(loc, "document authors must be a name or a list of names")
+            else:
+                values["authors"] = tuple(a.strip() for a in items)
+        elif isinstance(value, (str, int, dt.date)) and not isinstance(value, bool):
+            values[key] = str(value).strip()
+        else:
+            problems.add(loc, f"document {key} must be text")
+    return DocumentInfo(**values)
+
+
+def _inline_text(token: Token) -> str:
+    """The plain text of an inline token: emphasis markers dropped, line breaks as spaces."""
+    parts: list[str] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(child.content)
+    return re.sub(r"\s+", " ", "".join(parts)).strip()
+
+
+def _container(info: str, loc: Location, show: Show | None, problems: Problems) -> tuple[str, VoiceSpec | None]:
+    """Role and optional voice override from `::: role key=value ...`."""
+    try:
+        words = shlex.split(info)
+    except ValueError as exc:
+        problems.add(loc, f"cannot read container options '{info.strip()}': {exc}")
+        return "narrator", None
+    if not words:
+        problems.add(loc, f"a ':::' block needs a role (known: {', '.join(ROLES)})")
+        return "narrator", None
+    role, options = words[0], words[1:]
+    if role not in ROLES:
+        problems.add(loc, f"unknown role '{role}' (known: {', '.join(ROLES)})")
+        return "narrator", None
+    if not options:
+        return role, None
+    raw: dict[str, Any] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not value:
+            problems.add(loc, f"container option '{option}' must look like key=value")
+            continue
+        raw[key] = int(value) if key in ("rate", "pitch") and value.isdigit() else value
+    base = show.voice_for(role) if show else None
+    from narrate.config import parse_voice  # local: config imports nothing from here
+
+    return role, parse_voice(raw, loc, problems, base=base)
+
+
+def _parse_body(body: str, first_line: int, shown: str, show: Show | None, problems: Problems) -> tuple[Chapter, ...]:
+    tokens = _MD.parse(body)
+    chapters: list[Chapter] = []
+    title: str | None = None
+    title_loc = Location(shown, first_line)
+    items: list[Segment | Pause] = []
+    container: tuple[str, VoiceSpec | None] | None = None
+    quote_depth = 0
+    reported_orphan = False
+
+    def close_chapter() -> None:
+        if title is None:
+            return
+        if not any(isinstance(i, Segment) for i in items):
+            problems.add(title_loc, f"chapter '{title}' has no text")
+        chapters.append(Chapter(title, title_loc, tuple(items)))
+
+    for i, token in enumerate(tokens):
+        line = first_line + token.map[0] if token.map else first_line
+        loc = Location(shown, line)
+        if token.type == "heading_open":
+            if token.tag != "h1":
+                problems.add(loc, f"use '#' for chapter headings ('{token.markup}' is not supported)")
+                continue
+            close_chapter()
+            title, title_loc, items = _inline_text(tokens[i + 1]), loc, []
+            if not title:
+                problems.add(loc, "chapter heading has no title")
+        elif token.type == "container_role_open":
+            if container is not None:
+                problems.add(loc, "':::' blocks cannot be nested")
+            container = _container(token.info, loc, show, problems)
+        elif token.type == "container_role_close":
+            container = None
+        elif token.type == "blockquote_open":
+            quote_depth += 1
+        elif token.type == "blockquote_close":
+            quote_depth -= 1
+        elif token.type == "html_block":
+            _html_block(token.content, loc, items, problems, title is not None)
+        elif token.type == "inline" and tokens[i - 1].type == "paragraph_open":
+            text = _inline_text(token)
+            if not text:
+                continue
+            if title is None:
+                if not reported_orphan:
+                    problems.add(loc, "text before the first chapter heading (start the script with '# Title')")
+                    reported_orphan = True
+                continue
+            if container is not None:
+                role, voice = container[0], container[1]
+            else:
+                role, voice = ("document" if quote_depth else "narrator"), None
+            if voice is None:
+                voice = show.voice_for(role) if show else VoiceSpec("pyttsx3", "default")
+            items.append(Segment(role, text, voice, loc))
+        elif token.type in _UNSUPPORTED:
+            problems.add(loc, f"{_UNSUPPORTED[token.type]} are not supported in scripts; write paragraphs")
+    close_chapter()
+    if not chapters and not reported_orphan:
+        problems.add(Location(shown, first_line), "script has no chapters (start one with a '# Heading' line)")
+    return tuple(chapters)
+
+
+def _html_block(content: str, loc: Location, items: list[Segment | Pause], problems: Problems,
+                in_chapter: bool) -> None:
+    match = _PAUSE.match(content.strip())
+    if match:
+        seconds = parse_pause(match.group("value"))
+        if seconds is None:
+            problems.add(loc, f"invalid pause length '{match.group('value')}' "
+                         "(use seconds such as 1.5s or 300ms, at most 60s)")
+        elif not in_chapter:
+            problems.add(loc, "pause before the first chapter heading")
+        else:
+            items.append(Pause(seconds, loc))
+    elif not _COMMENT.match(content.strip()):
+        problems.add(loc, "HTML is not supported in scripts (only <!-- comments --> and <!-- pause 1s -->)")
