@@ -1,0 +1,677 @@
+"""A small preview server for a built show folder, so a phone on the same network can subscribe.
+
+Standard library only. Serves GET and HEAD with byte ranges (RFC 7233), never reaches outside
+the folder, never serves dotfiles or dot-folders (narrate's build record and temp files), and
+rewrites the show's published base URL in ``feed.xml`` and ``*.json`` to the server's own.
+
+Multiple ranges: when a Range header asks for more than one satisfiable range, the server
+ignores it and answers 200 with the whole file (RFC 9110 allows ignoring Range; it never sends
+multipart/byteranges). If exactly one of the ranges is satisfiable, that one is answered with 206.
+"""
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import logging
+import os
+import re
+import socket
+import stat
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from narrate import __version__
+from narrate.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 64 * 1024
+FEED_NAME = "feed.xml"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+# Namespaces narrate's feeds use, registered so their usual prefixes survive a rewrite.
+KNOWN_NAMESPACES: dict[str, str] = {
+    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
+    "podcast": "https://podcastindex.org/namespace/1.0",
+    "atom": ATOM_NS,
+    "content": "http://purl.org/rss/1.0/modules/content/",
+    "psc": "http://podlove.org/simple-chapters",
+}
+
+CONTENT_TYPES: dict[str, str] = {
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/x-m4a",
+    ".xml": "application/rss+xml; charset=utf-8",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".srt": "application/x-subrip; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".html": "text/html; charset=utf-8",
+}
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+# A Host header we are willing to echo into feed URLs: a name or IPv4 address, or a bracketed
+# IPv6 address, with an optional port. Anything else falls back to the bound address.
+_HOST_RE = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9._~-]+)?\])(?::[0-9]{1,5})?")
+_RANGE_SPEC_RE = re.compile(r"([0-9]*)-([0-9]*)")
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def content_type_for(name: str) -> str:
+    """Return the Content-Type header value for a file name."""
+    return CONTENT_TYPES.get(Path(name).suffix.lower(), DEFAULT_CONTENT_TYPE)
+
+
+# --------------------------------------------------------------------------- base URL rewriting
+
+
+def published_base_url(feed: bytes) -> str | None:
+    """Return the show's published base URL from a feed's atom:link rel="self", or None."""
+    try:
+        root = ET.fromstring(feed)
+    except ET.ParseError:
+        return None
+    for link in root.iter(f"{{{ATOM_NS}}}link"):
+        href = (link.get("href") or "").strip()
+        if link.get("rel") == "self" and href.lower().startswith(("http://", "https://")):
+            return urljoin(href, "./")
+    return None
+
+
+def rewrite_base_url(data: bytes, filename: str, old_base: str, new_base: str) -> bytes:
+    """Replace `old_base` with `new_base` at the start of URLs in an XML feed or JSON file.
+
+    XML (.xml, .rss): every attribute value and element text starting with `old_base`.
+    JSON (.json): every string value starting with `old_base`, recursively.
+    Other files, or nothing to change, return `data` unchanged; unparsable data raises ValueError.
+    """
+    if not old_base or old_base == new_base:
+        return data
+    suffix = Path(filename).suffix.lower()
+    if suffix in (".xml", ".rss"):
+        return _rewrite_xml(data, old_base, new_base)
+    if suffix == ".json":
+        return _rewrite_json(data, old_base, new_base)
+    return data
+
+
+def _swap_prefix(value: str, old_base: str, new_base: str) -> str | None:
+    """Return `value` with a leading `old_base` (after any whitespace) swapped, or None."""
+    stripped = value.lstrip()
+    if not stripped.startswith(old_base):
+        return None
+    lead = value[: len(value) - len(stripped)]
+    return lead + new_base + stripped[len(old_base) :]
+
+
+class _FeedTarget:
+    """Parser target that builds a tree and remembers namespaces and prolog comments/PIs."""
+
+    def __init__(self) -> None:
+        self.builder = ET.TreeBuilder(insert_comments=True, insert_pis=True)
+        self.namespaces: list[tuple[str, str]] = []
+        self.prolog: list[ET.Element] = []
+        self.depth = 0
+        self.seen_root = False
+
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        self.depth += 1
+        self.seen_root = True
+        return self.builder.start(tag, attrs)
+
+    def end(self, tag: str) -> ET.Element:
+        self.depth -= 1
+        return self.builder.end(tag)
+
+    def data(self, data: str) -> None:
+        self.builder.data(data)
+
+    def comment(self, text: str) -> None:
+        if self.depth:
+            self.builder.comment(text)
+        elif not self.seen_root:
+            self.prolog.append(ET.Comment(text))
+
+    def pi(self, target: str, text: str | None = None) -> None:
+        if self.depth:
+            self.builder.pi(target, text)
+        elif not self.seen_root:
+            self.prolog.append(ET.ProcessingInstruction(target, text))
+
+    def start_ns(self, prefix: str, uri: str) -> None:
+        self.namespaces.append((prefix, uri))
+
+    def close(self) -> ET.Element:
+        return self.builder.close()
+
+
+def _rewrite_xml(data: bytes, old_base: str, new_base: str) -> bytes:
+    target = _FeedTarget()
+    parser = ET.XMLParser(target=target)
+    try:
+        parser.feed(data)
+        root = parser.close()
+    except ET.ParseError as exc:
+        raise ValueError(f"not well-formed XML: {exc}") from exc
+
+    changed = False
+    for elem in root.iter():
+        if not isinstance(elem.tag, str):  # comments and processing instructions
+            continue
+        for key, value in elem.attrib.items():
+            swapped = _swap_prefix(value, old_base, new_base)
+            if swapped is not None:
+                elem.set(key, swapped)
+                changed = True
+        if elem.text:
+            swapped = _swap_prefix(elem.text, old_base, new_base)
+            if swapped is not None:
+                elem.text = swapped
+                changed = True
+    if not changed:
+        return data
+
+    default_ns: str | None = None
+    for prefix, uri in [*KNOWN_NAMESPACES.items(), *target.namespaces]:
+        if not prefix:
+            default_ns = uri
+            continue
+        try:
+            ET.register_namespace(prefix, uri)
+        except ValueError:  # reserved prefixes such as ns0
+            logger.debug("cannot register XML namespace prefix %r", prefix)
+    try:
+        body = ET.tostring(root, encoding="unicode", default_namespace=default_ns)
+    except ValueError:  # unqualified elements next to a default namespace
+        body = ET.tostring(root, encoding="unicode")
+    prolog = "".join(ET.tostring(node, encoding="unicode") + "\n" for node in target.prolog)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + prolog + body + "\n").encode("utf-8")
+
+
+def _rewrite_json(data: bytes, old_base: str, new_base: str) -> bytes:
+    try:
+        document = json.loads(data)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"not valid JSON: {exc}") from exc
+    changed = False
+
+    def walk(node: Any) -> Any:
+        nonlocal changed
+        if isinstance(node, str):
+            swapped = _swap_prefix(node, old_base, new_base)
+            if swapped is None:
+                return node
+            changed = True
+            return swapped
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if isinstance(node, dict):
+            return {key: walk(value) for key, value in node.items()}
+        return node
+
+    document = walk(document)
+    if not changed:
+        return data
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------- byte ranges
+
+
+class UnsatisfiableRange(ValueError):
+    """A Range header none of whose ranges overlaps the file (answered with 416)."""
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """Parse a Range header against a size into (first, last) inclusive, or None to send it all.
+
+    None (serve 200 in full) for a malformed header, another unit, or several satisfiable ranges;
+    raises UnsatisfiableRange when no range overlaps the file.
+    """
+    unit, sep, spec = header.partition("=")
+    if not sep or unit.strip().lower() != "bytes":
+        return None
+    satisfiable: list[tuple[int, int]] = []
+    seen_any = False
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        match = _RANGE_SPEC_RE.fullmatch(part)
+        if not match or not (match.group(1) or match.group(2)):
+            return None
+        seen_any = True
+        first_s, last_s = match.groups()
+        if first_s:
+            first = int(first_s)
+            last = int(last_s) if last_s else size - 1
+            if last_s and last < first:
+                return None  # syntactically invalid: the whole header is ignored
+            if first < size:
+                satisfiable.append((first, min(last, size - 1)))
+        else:
+            suffix = int(last_s)
+            if suffix > 0 and size > 0:
+                satisfiable.append((max(size - suffix, 0), size - 1))
+    if not seen_any:
+        return None
+    if not satisfiable:
+        raise UnsatisfiableRange(header)
+    if len(satisfiable) > 1:
+        return None
+    return satisfiable[0]
+
+
+# --------------------------------------------------------------------------- server
+
+
+class PreviewServer(ThreadingHTTPServer):
+    """A threading HTTP server that remembers the show folder it serves."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, root: Path, address: tuple[str, int]) -> None:
+        self.root = root
+        self._base_lock = threading.Lock()
+        self._base_cache: tuple[tuple[int, int], str | None] | None = None
+        super().__init__(address, PreviewHandler)
+
+    def published_base(self) -> str | None:
+        """Return the show's published base URL from root/feed.xml (cached by size and mtime)."""
+        feed = self.root / FEED_NAME
+        try:
+            st = feed.stat()
+        except OSError:
+            return None
+        key = (st.st_size, st.st_mtime_ns)
+        with self._base_lock:
+            if self._base_cache and self._base_cache[0] == key:
+                return self._base_cache[1]
+        try:
+            base = published_base_url(feed.read_bytes())
+        except OSError:
+            return None
+        if base is None:
+            logger.warning("%s has no atom:link rel=\"self\"; serving URLs unchanged", feed)
+        with self._base_lock:
+            self._base_cache = (key, base)
+        return base
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a failed request through logging instead of printing a traceback to stderr."""
+        logger.debug("request from %s failed", client_address, exc_info=True)
+
+
+class _IPv6PreviewServer(PreviewServer):
+    address_family = socket.AF_INET6
+
+
+@dataclass
+class _Resource:
+    """What a request resolved to: an open file, or rewritten bytes in memory."""
+
+    name: str
+    size: int
+    mtime: float
+    etag: str
+    file: IO[bytes] | None = None
+    data: bytes | None = None
+    vary_host: bool = False
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class PreviewHandler(BaseHTTPRequestHandler):
+    """Answers GET and HEAD for files inside the server's root folder."""
+
+    server: PreviewServer
+    server_version = f"narrate-preview/{__version__}"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    timeout = 120
+
+    def do_GET(self) -> None:
+        """Serve a file, or a byte range of it."""
+        self._respond(send_body=True)
+
+    def do_HEAD(self) -> None:
+        """Answer the same headers as GET without a body."""
+        self._respond(send_body=False)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class name
+        """Send access and error logs to the module logger at debug level."""
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+    # -- request handling
+
+    def _respond(self, send_body: bool) -> None:
+        target = self._resolve()
+        if target is None:
+            self._send_status(HTTPStatus.NOT_FOUND, send_body)
+            return
+        if isinstance(target, str):
+            self._send_status(HTTPStatus.MOVED_PERMANENTLY, send_body, {"Location": target})
+            return
+        try:
+            resource = self._open(target)
+        except OSError:
+            logger.debug("cannot open %s", target, exc_info=True)
+            self._send_status(HTTPStatus.NOT_FOUND, send_body)
+            return
+        try:
+            self._send_resource(resource, send_body)
+        finally:
+            resource.close()
+
+    def _resolve(self) -> Path | str | None:
+        """Map the request path to a file inside root; a str is a redirect, None means 404."""
+        raw = self.path
+        if _SCHEME_RE.match(raw):  # absolute-form request target
+            raw = urlsplit(raw).path or "/"
+        raw = raw.split("#", 1)[0]
+        raw_path, _, query = raw.partition("?")
+        if not raw_path.startswith("/"):
+            return None
+        try:
+            path = unquote(raw_path, errors="strict")
+        except UnicodeDecodeError:
+            return None
+        if "\\" in path or "\0" in path:
+            return None
+        segments = [segment for segment in path.split("/") if segment]
+        for segment in segments:
+            # ".." and "." start with a dot too: dotfiles, dot-folders and traversal all end here.
+            if segment.startswith(".") or os.path.isabs(segment) or (os.name == "nt" and ":" in segment):
+                return None
+
+        root = self.server.root
+        try:
+            real = root.joinpath(*segments).resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if not self._inside_root(real):
+            return None
+        if real.is_dir():
+            if segments and not path.endswith("/"):
+                index = real / "index.html"
+                if index.is_file():
+                    return raw_path + "/" + ("?" + query if query else "")
+                return None
+            try:
+                real = (real / "index.html").resolve(strict=True)
+            except (OSError, RuntimeError):
+                return None
+            if not self._inside_root(real):
+                return None
+        elif path.endswith("/"):
+            return None
+        return real if real.is_file() else None
+
+    def _inside_root(self, real: Path) -> bool:
+        root = self.server.root
+        if real == root:
+            return True
+        if not real.is_relative_to(root):
+            return False
+        return not any(part.startswith(".") for part in real.relative_to(root).parts)
+
+    def _open(self, path: Path) -> _Resource:
+        file = path.open("rb")
+        try:
+            st = os.fstat(file.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError(f"{path} is not a regular file")
+            etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
+            resource = _Resource(path.name, st.st_size, st.st_mtime, etag, file=file)
+            if self._is_rewritten(path):
+                return self._rewritten(resource)
+            return resource
+        except BaseException:
+            file.close()
+            raise
+
+    def _is_rewritten(self, path: Path) -> bool:
+        if path.suffix.lower() == ".json":
+            return True
+        return path.name == FEED_NAME and path.parent == self.server.root
+
+    def _rewritten(self, resource: _Resource) -> _Resource:
+        assert resource.file is not None
+        data = resource.file.read()
+        resource.close()
+        resource.file = None
+        old_base = self.server.published_base()
+        new_base = self._request_base()
+        if old_base:
+            try:
+                data = rewrite_base_url(data, resource.name, old_base, new_base)
+            except ValueError as exc:
+                logger.warning("serving %s unchanged: %s", resource.name, exc)
+        digest = hashlib.blake2b(data, digest_size=8).hexdigest()
+        resource.data = data
+        resource.size = len(data)
+        resource.etag = f'"{digest}"'
+        resource.vary_host = True
+        return resource
+
+    def _request_base(self) -> str:
+        """Return the base URL the client used: its Host header, else the local address."""
+        host = (self.headers.get("Host") or "").strip()
+        if host and len(host) <= 255 and _HOST_RE.fullmatch(host):
+            return f"http://{host}/"
+        address, port = self.connection.getsockname()[:2]
+        return f"http://{_url_host(address)}:{port}/"
+
+    # -- responses
+
+    def _send_resource(self, resource: _Resource, send_body: bool) -> None:
+        last_modified = email.utils.formatdate(resource.mtime, usegmt=True)
+        headers = {
+            "Content-Type": content_type_for(resource.name),
+            "Accept-Ranges": "bytes",
+            "Last-Modified": last_modified,
+            "ETag": resource.etag,
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if resource.vary_host:
+            headers["Vary"] = "Host"
+
+        if self._not_modified(resource):
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            for name, value in headers.items():
+                if name not in ("Content-Type", "Accept-Ranges", "X-Content-Type-Options"):
+                    self.send_header(name, value)
+            self.end_headers()
+            return
+
+        first, last = 0, resource.size - 1
+        status = HTTPStatus.OK
+        range_header = self.headers.get("Range")
+        if range_header and self._if_range_holds(resource, last_modified):
+            try:
+                parsed = parse_range(range_header, resource.size)
+            except UnsatisfiableRange:
+                self._send_status(
+                    HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+                    send_body,
+                    {"Content-Range": f"bytes */{resource.size}", "Accept-Ranges": "bytes"},
+                )
+                return
+            if parsed is not None:
+                first, last = parsed
+                status = HTTPStatus.PARTIAL_CONTENT
+                headers["Content-Range"] = f"bytes {first}-{last}/{resource.size}"
+
+        length = max(last - first + 1, 0)
+        headers["Content-Length"] = str(length)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if send_body and length:
+            self._send_bytes(resource, first, length)
+
+    def _not_modified(self, resource: _Resource) -> bool:
+        if_none_match = self.headers.get("If-None-Match")
+        if if_none_match is not None:
+            tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+            return "*" in tags or resource.etag in tags
+        if_modified_since = self.headers.get("If-Modified-Since")
+        # A rewritten file also changes with the feed and the Host; only its ETag is exact.
+        if if_modified_since and not resource.vary_host:
+            try:
+                since = email.utils.parsedate_to_datetime(if_modified_since)
+            except (TypeError, ValueError, IndexError):
+                return False
+            if since is None or since.tzinfo is None:
+                return False
+            return int(resource.mtime) <= since.timestamp()
+        return False
+
+    def _if_range_holds(self, resource: _Resource, last_modified: str) -> bool:
+        if_range = self.headers.get("If-Range")
+        if if_range is None:
+            return True
+        if_range = if_range.strip()
+        return if_range == resource.etag or if_range == last_modified
+
+    def _send_bytes(self, resource: _Resource, first: int, length: int) -> None:
+        try:
+            if resource.data is not None:
+                self.wfile.write(resource.data[first : first + length])
+                return
+            assert resource.file is not None
+            resource.file.seek(first)
+            remaining = length
+            while remaining:
+                chunk = resource.file.read(min(CHUNK_SIZE, remaining))
+                if not chunk:  # the file shrank while being served (a rebuild)
+                    logger.debug("%s shrank while being served", resource.name)
+                    self.close_connection = True
+                    return
+                self.wfile.write(chunk)
+                remaining -= len(chunk)
+        except (ConnectionError, TimeoutError):
+            logger.debug("client went away during %s", resource.name)
+            self.close_connection = True
+
+    def _send_status(
+        self, status: HTTPStatus, send_body: bool, extra: dict[str, str] | None = None
+    ) -> None:
+        body = f"{status.value} {status.phrase}\n".encode()
+        self.send_response(status)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if send_body:
+            try:
+                self.wfile.write(body)
+            except (ConnectionError, TimeoutError):
+                self.close_connection = True
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _url_host(address: str) -> str:
+    """Return an address as it goes in a URL: IPv6 bracketed, zone id escaped."""
+    if ":" in address:
+        return "[" + address.replace("%", "%25") + "]"
+    return address
+
+
+def _lan_address() -> str:
+    """Return this machine's LAN IPv4 address as best known, else 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))  # UDP connect sends nothing; it picks a route
+            address = probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+    return address if address != "0.0.0.0" else "127.0.0.1"
+
+
+def make_server(root: Path, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    """Bind a preview server for the show folder `root` (port 0 picks any free port)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: not a folder; build the show first")
+    server_class = _IPv6PreviewServer if ":" in host else PreviewServer
+    try:
+        return server_class(root.resolve(), (host, port))
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def public_base_url(server: ThreadingHTTPServer) -> str:
+    """Return the server's base URL, e.g. http://127.0.0.1:8000/ (a LAN address if bound to all)."""
+    address, port = server.server_address[:2]
+    address = str(address)
+    if address in ("", "0.0.0.0", "::"):
+        address = _lan_address()
+    return f"http://{_url_host(address)}:{port}/"
+
+
+def serve(
+    root: Path,
+    host: str,
+    port: int,
+    *,
+    on_ready: Callable[[ThreadingHTTPServer], None] | None = None,
+) -> None:
+    """Serve the show folder until KeyboardInterrupt; `on_ready` gets the bound server first."""
+    server = make_server(root, host, port)
+    try:
+        url = public_base_url(server)
+        logger.info("serving %s at %s (feed: %s%s)", root, url, url, FEED_NAME)
+        if on_ready is not None:
+            on_ready(server)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        logger.info("preview server stopped")
+    finally:
+        server.server_close()
+
+
+def serve_in_thread(
+    root: Path, host: str = "127.0.0.1", port: int = 0
+) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    """Start a preview server in a daemon thread; stop it with shutdown() and server_close()."""
+    server = make_server(root, host, port)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="narrate-serve", daemon=True
+    )
+    thread.start()
+    return server, thread
+
+
+__all__ = [
+    "CONTENT_TYPES",
+    "PreviewHandler",
+    "PreviewServer",
+    "content_type_for",
+    "make_server",
+    "parse_range",
+    "UnsatisfiableRange",
+    "public_base_url",
+    "published_base_url",
+    "rewrite_base_url",
+    "serve",
+    "serve_in_thread",
+]
