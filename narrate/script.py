@@ -352,3 +352,16 @@ def _html_block(content: str, loc: Location, items: list[Segment | Pause], probl
             items.append(Pause(seconds, loc))
     elif not _COMMENT.match(content.strip()):
         problems.add(loc, "HTML is not supported in scripts (only <!-- comments --> and <!-- pause 1s -->)")
+
+
+def episode_as_dict(episode: Episode) -> dict[str, Any]:
+    """A JSON-ready view of a parsed episode (used by golden tests and tools)."""
+    import json
+    from dataclasses import asdict
+
+    data = asdict(episode)
+    data["release_date"] = episode.release_date.isoformat()
+    for chapter in data["chapters"]:
+        for item in chapter["items"]:
+            item["kind"] = "segment" if "role" in item else "pause"
+    return json.loads(json.dumps(data, ensure_ascii=False))

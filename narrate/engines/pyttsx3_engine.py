@@ -23,6 +23,7 @@ from narrate.model import VoiceSpec
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
+ATTEMPTS = 3
 _espeak_source: str | None = None
 
 
@@ -111,27 +112,39 @@ class Pyttsx3Engine(Engine):
     def render(self, text: str, voice: VoiceSpec, out_path: Path) -> None:
         """Speak into a WAV file, waiting for the engine's finished event and verifying the file."""
         with _lock:  # the espeak driver is not thread-safe
-            engine = self._engine
             try:
-                engine.setProperty("voice", voice.voice)
+                self._engine.setProperty("voice", voice.voice)
                 if voice.rate:
-                    engine.setProperty("rate", voice.rate)
+                    self._engine.setProperty("rate", voice.rate)
                 if voice.pitch is not None:
-                    engine.setProperty("pitch", voice.pitch)
+                    self._engine.setProperty("pitch", voice.pitch)
             except (ValueError, KeyError) as exc:
                 raise EngineError(f"voice '{voice.voice}' was refused: {exc}") from exc
-            out_path.unlink(missing_ok=True)
-            self._finished.clear()
-            engine.save_to_file(text, str(out_path))
-            engine.runAndWait()
-            # The espeak callback runs on espeak's own thread and may still be writing.
-            if not self._finished.wait(30 + len(text) / 50):
-                raise EngineError("the engine never finished the utterance")
-            for _ in range(200):
-                if out_path.exists() and _complete_wav(out_path):
+            for attempt in range(1, ATTEMPTS + 1):
+                if self._speak_once(text, out_path):
                     return
-                time.sleep(0.005)
-            raise EngineError("the engine reported success but wrote no complete WAV file")
+                # Under load espeak-ng sometimes ends a message at once with no audio and no word events
+                # (seen here in about 1 of 200 renders); nothing was written, so saying it again is safe.
+                log.debug("espeak produced no audio (attempt %d of %d); trying again", attempt, ATTEMPTS)
+            size = out_path.stat().st_size if out_path.exists() else None
+            raise EngineError(f"the engine reported success but wrote no audio ({ATTEMPTS} attempts; "
+                              f"file size: {size})")
+
+    def _speak_once(self, text: str, out_path: Path) -> bool:
+        """One utterance into `out_path`; True when a complete, non-empty WAV was written."""
+        out_path.unlink(missing_ok=True)
+        self._finished.clear()
+        self._engine.save_to_file(text, str(out_path))
+        # pyttsx3 2.99 may return from runAndWait before espeak's own thread has written the file.
+        self._engine.runAndWait()
+        if not self._finished.wait(30 + len(text) / 50):
+            raise EngineError("the engine never finished the utterance")
+        for _ in range(200):
+            state = _wav_state(out_path)
+            if state != "incomplete":
+                return state == "complete"
+            time.sleep(0.005)
+        return False
 
     def close(self) -> None:
         """Stop the driver loop."""
@@ -152,11 +165,14 @@ def _espeak_data_path() -> Path | None:
     return Path(path.value.decode()) if path.value else None
 
 
-def _complete_wav(path: Path) -> bool:
+def _wav_state(path: Path) -> str:
+    """`complete`, `empty` (a valid WAV with no audio) or `incomplete` (missing or still being written)."""
     try:
         with wave.open(str(path), "rb") as w:
             frames = w.getnframes()
             expected = frames * w.getsampwidth() * w.getnchannels()
-        return frames > 0 and path.stat().st_size >= expected + 44
+        if frames == 0:
+            return "empty"
+        return "complete" if path.stat().st_size >= expected + 44 else "incomplete"
     except (wave.Error, EOFError, OSError):
-        return False
+        return "incomplete"

@@ -1,0 +1,209 @@
+"""Stages: assemble an episode's audio with pydub, measure its loudness, and encode it with ffmpeg.
+
+Assembly streams each piece's raw samples into one WAV file in order (no repeated `a + b`, whose
+copies make joining quadratic), so memory stays at one piece whatever the episode's length.
+Loudness is measured over the whole episode with ffmpeg's EBU R128 (ITU-R BS.1770) scanner; the
+encode applies the one gain that reaches the target and a limiter that keeps the true peak under it.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+import wave
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+with warnings.catch_warnings():
+    # pydub looks for ffmpeg on PATH at import; narrate finds one itself (find_ffmpeg) before any use.
+    warnings.simplefilter("ignore", RuntimeWarning)
+    from pydub import AudioSegment
+
+from narrate.cache import Cache
+from narrate.errors import NarrateError, RenderError, UserError
+from narrate.fsutil import temp_path
+from narrate.model import AudioSettings
+from narrate.plan import AudioFile, EpisodePlan, Gap, Piece
+
+log = logging.getLogger(__name__)
+
+#: Head-room kept under the true-peak target for the MP3 encoder's own overshoot.
+LIMITER_MARGIN_DB = 1.5
+
+
+@lru_cache(maxsize=1)
+def find_ffmpeg() -> str:
+    """The system's ffmpeg when there is one, else the binary from the imageio-ffmpeg wheel."""
+    path = shutil.which("ffmpeg")
+    if path is None:
+        try:
+            import imageio_ffmpeg
+
+            path = imageio_ffmpeg.get_ffmpeg_exe()
+        except (ImportError, RuntimeError):
+            raise UserError("ffmpeg not found: pip install imageio-ffmpeg (or install ffmpeg)") from None
+    AudioSegment.converter = path
+    return path
+
+
+def run_ffmpeg(args: list[str], what: str) -> str:
+    """Run ffmpeg and return its stderr; failures become NarrateError naming `what`."""
+    cmd = [find_ffmpeg(), "-hide_banner", "-nostdin", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    if result.returncode != 0:
+        tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise NarrateError(f"ffmpeg failed while {what}: {tail[0]}")
+    return result.stderr
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one timeline item (piece or intro/outro file) sits in the assembled audio, in seconds."""
+
+    index: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class AssembledAudio:
+    """An episode's audio before encoding: a mono WAV and where every piece landed."""
+
+    wav: Path
+    rate: int
+    frames: int
+    placements: tuple[Placement, ...]
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.rate
+
+
+def decode_file(path: Path, rate: int, folder: Path) -> AudioSegment:
+    """Any audio file ffmpeg reads, as mono 16-bit at `rate`."""
+    if path.suffix.lower() == ".wav":
+        try:
+            return AudioSegment.from_wav(path).set_channels(1).set_sample_width(2).set_frame_rate(rate)
+        except Exception:  # noqa: BLE001 - compressed WAV variants fall through to ffmpeg
+            pass
+    tmp = temp_path(folder, suffix=".wav")
+    try:
+        run_ffmpeg(["-y", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(rate), "-c:a", "pcm_s16le",
+                    str(tmp)], f"decoding {path.name}")
+        return AudioSegment.from_wav(tmp)
+    except NarrateError as exc:
+        raise UserError(f"{path}: cannot read this audio file ({exc.message})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def assemble(plan: EpisodePlan, cache: Cache, folder: Path) -> AssembledAudio:
+    """Write the episode's pieces and gaps, in order, into one WAV in `folder`; record each placement."""
+    find_ffmpeg()
+    verified = {}
+    for piece in plan.pieces:
+        cached = verified.get(piece.key) or cache.get(piece.key)
+        if cached is None:
+            raise RenderError(f"{piece.location}: rendered audio for this segment is missing from the cache")
+        verified[piece.key] = cached
+    # Work at the engines' most common rate; ffmpeg resamples once, with its better resampler, at encode.
+    rates = Counter(c.rate for c in verified.values())
+    rate = rates.most_common(1)[0][0] if rates else 22050
+    out = temp_path(folder, suffix=".wav")
+    placements: list[Placement] = []
+    written = 0
+    silence_block = b"\x00\x00" * rate
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        for index, item in enumerate(plan.timeline):
+            if isinstance(item, Gap):
+                frames = round(item.seconds * rate)
+                for start in range(0, frames, rate):
+                    w.writeframesraw(silence_block[: 2 * min(rate, frames - start)])
+                written += frames
+                continue
+            if isinstance(item, Piece):
+                segment = AudioSegment.from_wav(verified[item.key].path)
+                if segment.frame_rate != rate:
+                    segment = segment.set_frame_rate(rate)
+            else:
+                assert isinstance(item, AudioFile)
+                segment = decode_file(item.path, rate, folder)
+            data = segment.raw_data
+            frames = len(data) // 2
+            w.writeframesraw(data)
+            placements.append(Placement(index, written / rate, (written + frames) / rate))
+            written += frames
+    return AssembledAudio(out, rate, written, tuple(placements))
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """EBU R128 measurements of a file."""
+
+    integrated: float
+    true_peak: float
+    lra: float
+
+
+_SUMMARY = re.compile(r"Summary:(?P<body>.*)", re.DOTALL)
+
+
+def measure_loudness(path: Path, true_peak: bool = True) -> Loudness:
+    """Integrated loudness (LUFS), true peak (dBTP) and loudness range (LU) via ffmpeg's ebur128."""
+    args = ["-v", "info", "-nostats", "-i", str(path), "-af", f"ebur128=peak={'true' if true_peak else 'none'}",
+            "-f", "null", "-"]
+    stderr = run_ffmpeg(args, f"measuring the loudness of {path.name}")
+    match = _SUMMARY.search(stderr)
+    if not match:
+        raise NarrateError(f"ffmpeg gave no loudness summary for {path.name}")
+    body = match.group("body")
+
+    def value(label: str) -> float:
+        found = re.search(rf"{label}:\s+(-?[\d.]+|-inf)", body)
+        if not found:
+            return float("-inf")
+        return float(found.group(1))
+
+    return Loudness(value("I"), value("Peak") if true_peak else float("nan"), value("LRA"))
+
+
+def encode_mp3(assembled: AssembledAudio, out: Path, audio: AudioSettings) -> float:
+    """Encode to MP3 with one gain to the loudness target and a true-peak limiter; returns the gain in dB."""
+    measured = measure_loudness(assembled.wav, true_peak=False)
+    gain = audio.loudness - measured.integrated if measured.integrated > -70 else 0.0
+    limit = 10 ** ((audio.true_peak - LIMITER_MARGIN_DB) / 20)
+    filters = [
+        f"volume={gain:.2f}dB",
+        f"aresample={audio.sample_rate}:resampler=soxr" if _has_soxr() else f"aresample={audio.sample_rate}",
+        f"alimiter=limit={limit:.4f}:attack=1:release=60:level=false:latency=true",
+    ]
+    run_ffmpeg(
+        ["-y", "-v", "error", "-i", str(assembled.wav), "-af", ",".join(filters), "-ac", str(audio.channels),
+         "-c:a", "libmp3lame", "-b:a", audio.bitrate, "-id3v2_version", "0", "-write_id3v1", "0",
+         "-map_metadata", "-1", "-f", "mp3", str(out)],
+        f"encoding {out.name}",
+    )
+    return gain
+
+
+@lru_cache(maxsize=1)
+def _has_soxr() -> bool:
+    result = subprocess.run([find_ffmpeg(), "-hide_banner", "-h", "filter=aresample"], capture_output=True, text=True)
+    return "soxr" in result.stdout
+
+
+def audio_duration(path: Path) -> float:
+    """Duration of any audio file in seconds, as ffmpeg decodes it."""
+    stderr = run_ffmpeg(["-v", "info", "-nostats", "-i", str(path), "-f", "null", "-"], f"reading {path.name}")
+    times = re.findall(r"time=(\d+):(\d+):([\d.]+)", stderr)
+    if not times:
+        raise NarrateError(f"ffmpeg could not read {path.name}")
+    h, m, s = times[-1]
+    return int(h) * 3600 + int(m) * 60 + float(s)

@@ -1,0 +1,381 @@
+"""The build: parse -> plan -> render -> assemble -> encode and tag -> publish, doing only what changed.
+
+Reads and validates everything before writing anything. Every output is written to a temporary file
+in its final folder and renamed into place, so a killed build never leaves a half-written file where
+a reader could take it for a good one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from narrate.audio import assemble, encode_mp3
+from narrate.cache import Cache
+from narrate.cover import episode_artwork, load_artwork
+from narrate.engines import engine_targets
+from narrate.errors import UserError
+from narrate.fsutil import remove_stale_temps, replace as move_into_place, temp_path
+from narrate.model import Episode, Show
+from narrate.plan import EngineInfo, EpisodePlan, Piece, plan_episode
+from narrate.publish import publish, published_files
+from narrate.record import ChapterTime, Cue, EpisodeRecord, GuidRegistry, load_record, save_record
+from narrate.render import RenderJob, render_jobs
+from narrate.script import Project, load_project
+from narrate.tags import Artwork, ChapterMark, full_text, write_tags
+from narrate.voices import prepare_engines
+
+log = logging.getLogger(__name__)
+
+TAG_FORMAT = 1
+
+
+class Progress:
+    """Progress of a stage; the CLI replaces this silent default with a progress bar."""
+
+    def start(self, stage: str, total: int) -> None:
+        """A stage begins with `total` steps."""
+
+    def advance(self, steps: int = 1) -> None:
+        """Some steps of the current stage are done."""
+
+    def finish(self) -> None:
+        """The current stage is over."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build; every field has the default the CLI uses."""
+
+    output: Path = Path("audio")
+    cache_dir: Path | None = None
+    episodes: tuple[int, ...] = ()
+    force: bool = False
+    dry_run: bool = False
+    workers: int | None = None
+    timeout: float | None = None
+    in_process: bool = False
+    wait: bool = False
+    prune: bool = False
+    today: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """What the build will do to one episode, and why."""
+
+    number: int
+    slug: str
+    title: str
+    action: str  # build, retag, unchanged, removed, prune
+    reasons: tuple[str, ...] = ()
+    to_render: int = 0
+
+    def describe(self) -> str:
+        """One line for the build plan, e.g. `episode 2: 1 segment changed (scripts/002.md:41)`."""
+        why = "; ".join(self.reasons)
+        return f"episode {self.number}: {why or self.action}"
+
+
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    """One episode after the build."""
+
+    number: int
+    title: str
+    file: str
+    duration: float
+    chapters: int
+    size: int
+    seconds: float
+    action: str
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did (or, for a dry run, would do)."""
+
+    plan: tuple[PlanEntry, ...]
+    outcomes: tuple[EpisodeOutcome, ...] = ()
+    failures: tuple[str, ...] = ()
+    rendered: int = 0
+    written: tuple[str, ...] = ()
+    dry_run: bool = False
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """A machine-readable summary for `--json`."""
+        return {
+            "dry_run": self.dry_run,
+            "rendered_segments": self.rendered,
+            "seconds": round(self.seconds, 3),
+            "plan": [e.__dict__ | {"reasons": list(e.reasons)} for e in self.plan],
+            "episodes": [o.__dict__ for o in self.outcomes],
+            "written": list(self.written),
+            "failures": list(self.failures),
+        }
+
+
+def default_cache_dir(scripts_dir: Path) -> Path:
+    """The cache lives beside the scripts folder, in `.narrate-cache` (override: NARRATE_CACHE_DIR)."""
+    env = os.environ.get("NARRATE_CACHE_DIR")
+    return Path(env) if env else scripts_dir.resolve().parent / ".narrate-cache"
+
+
+def tag_key(show: Show, episode: Episode, plan: EpisodePlan, artwork: Artwork | None) -> str:
+    """Fingerprint of everything written into the MP3's tags."""
+    material = {
+        "format": TAG_FORMAT, "audio": plan.audio_key, "title": episode.title, "number": episode.number,
+        "date": episode.release_date.isoformat(), "summary": episode.summary, "document": episode.document.__dict__,
+        "link": episode.link, "text": full_text(episode), "chapters": [c.title for c in episode.chapters],
+        "show": [show.title, show.author, show.copyright, show.language],
+        "art": hashlib.sha256(artwork.data).hexdigest() if artwork else None,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _plan_entries(project: Project, plans: dict[str, EpisodePlan], tag_keys: dict[str, str],
+                  record: dict[str, EpisodeRecord], output: Path, cache: Cache, options: BuildOptions) -> list[PlanEntry]:
+    entries: list[PlanEntry] = []
+    for slug, plan in plans.items():
+        episode = plan.episode
+        old = record.get(slug)
+        missing = [p for p in dict((p.key, p) for p in plan.pieces).values() if not cache.has(p.key)]
+        changed_segments = sorted({str(p.location) for p in missing}, key=_location_order)
+        reasons: list[str] = []
+        if options.force:
+            reasons.append("forced (--force)")
+        if old is None:
+            reasons.append("new episode")
+        elif old.audio_key != plan.audio_key:
+            if changed_segments:
+                where = ", ".join(changed_segments[:3]) + (", ..." if len(changed_segments) > 3 else "")
+                reasons.append(f"{len(changed_segments)} segment{'s' * (len(changed_segments) != 1)} "
+                               f"changed ({where})")
+            else:
+                reasons.append("timing, pauses or audio settings changed")
+        elif not _file_intact(output / old.file, old.size):
+            reasons.append(f"{old.file} is missing or was changed on disk")
+        if reasons:
+            entries.append(PlanEntry(episode.number, slug, episode.title, "build", tuple(reasons), len(missing)))
+        elif old is not None and old.tag_key != tag_keys[slug]:
+            entries.append(PlanEntry(episode.number, slug, episode.title, "retag", ("metadata or chapters changed",)))
+        else:
+            entries.append(PlanEntry(episode.number, slug, episode.title, "unchanged"))
+    present = {e.slug for e in project.episodes}
+    numbers = {e.number for e in project.episodes}
+    for slug, old in record.items():
+        if slug in present:
+            continue
+        if old.number in numbers:
+            entries.append(PlanEntry(old.number, slug, old.title, "superseded",
+                                     (f"{old.file} replaced by the renamed script",)))
+        elif options.prune:
+            entries.append(PlanEntry(old.number, slug, old.title, "prune",
+                                     (f"script {old.script} removed; unpublishing (--prune)",)))
+        else:
+            entries.append(PlanEntry(old.number, slug, old.title, "removed",
+                                     (f"script {old.script} removed; still published (use --prune to unpublish)",)))
+    return sorted(entries, key=lambda e: (e.number, e.slug))
+
+
+def _location_order(location: str) -> tuple[str, int]:
+    path, _, line = location.rpartition(":")
+    return path, int(line) if line.isdigit() else 0
+
+
+def _file_intact(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
+
+
+def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
+    """Build (or plan, with dry_run) every selected episode and publish the show into options.output."""
+    started = time.monotonic()
+    progress = progress or Progress()
+    project = load_project(scripts_dir)
+    show = project.show
+    selected = _select(project, options.episodes)
+    engines = prepare_engines(project)
+    artwork, cover_name = load_artwork(show)
+    info = EngineInfo(engines)
+    output = options.output
+    cache = Cache(options.cache_dir or default_cache_dir(scripts_dir))
+    plans = {e.slug: plan_episode(show, e, info) for e in selected}
+    episode_art = {e.slug: episode_artwork(show, e.image) for e in selected}
+    tag_keys = {slug: tag_key(show, p.episode, p, (episode_art[slug] or (artwork, ""))[0]) for slug, p in plans.items()}
+    record = load_record(output)
+    guids = GuidRegistry(scripts_dir)
+    entries = _plan_entries(project, plans, tag_keys, record, output, cache, options)
+    if options.dry_run:
+        return BuildReport(tuple(entries), dry_run=True, rendered=sum(e.to_render for e in entries),
+                           seconds=time.monotonic() - started)
+
+    from narrate.fsutil import build_lock
+
+    with build_lock(output, wait=options.wait):
+        remove_stale_temps(output)
+        record = load_record(output)  # another build may have finished while we waited for the lock
+        to_build = [plans[e.slug] for e in entries if e.action == "build"]
+        jobs = _render_jobs(to_build, cache, options.force)
+        progress.start("rendering segments", len(jobs))
+        failures = render_jobs(
+            jobs, cache, engine_targets(), workers=options.workers or show.render.workers,
+            timeout=options.timeout or show.render.timeout, on_done=lambda job: progress.advance(),
+            in_process=options.in_process,
+        )
+        progress.finish()
+        outcomes: list[EpisodeOutcome] = []
+        new_record = dict(record)
+        # After a failure no new piece starts, so an episode is ready only when all its pieces are in the cache.
+        ready = [p for p in to_build if all(cache.has(piece.key) for piece in p.pieces)]
+        for plan in to_build:
+            if plan not in ready:
+                log.warning("episode %d not rebuilt: rendering stopped before all its segments were done; "
+                            "its published version stays", plan.episode.number)
+        progress.start("assembling and encoding episodes", len(ready))
+
+        def finish_episode(plan: EpisodePlan) -> EpisodeRecord:
+            t0 = time.monotonic()
+            art = episode_art[plan.episode.slug] or (artwork, "")
+            rec = _build_episode(plan, show, cache, output, art[0], tag_keys[plan.episode.slug])
+            progress.advance()
+            outcomes.append(_outcome(rec, time.monotonic() - t0, "built"))
+            return rec
+
+        with ThreadPoolExecutor(max_workers=max(1, min(len(ready), os.cpu_count() or 1))) as pool:
+            for rec in pool.map(finish_episode, ready):
+                new_record[rec.slug] = rec
+        progress.finish()
+        for entry in entries:
+            if entry.action == "retag":
+                t0 = time.monotonic()
+                plan = plans[entry.slug]
+                art = episode_art[entry.slug] or (artwork, "")
+                rec = _retag(plan, show, record[entry.slug], output, art[0], tag_keys[entry.slug])
+                new_record[entry.slug] = rec
+                outcomes.append(_outcome(rec, time.monotonic() - t0, "retagged"))
+            elif entry.action == "unchanged":
+                outcomes.append(_outcome(record[entry.slug], 0.0, "unchanged"))
+        for entry in entries:
+            if entry.action in ("prune", "superseded") and entry.slug in new_record:
+                old = new_record.pop(entry.slug)
+                for name in published_files(old):
+                    (output / name).unlink(missing_ok=True)
+        for rec in new_record.values():
+            guids.ensure(rec.number, rec.title)
+        written = publish(show, new_record, guids, output, artwork, cover_name, episode_art,
+                          options.today or dt.date.today())
+        if guids.save():
+            written.append(str(guids.path))
+        if save_record(output, new_record):
+            log.debug("build record updated")
+    failure_lines = tuple(str(f) for f in failures)
+    return BuildReport(
+        tuple(entries), tuple(sorted(outcomes, key=lambda o: o.number)), failure_lines,
+        rendered=len(jobs) - len(failures), written=tuple(written), seconds=time.monotonic() - started,
+    )
+
+
+def _select(project: Project, numbers: tuple[int, ...]) -> list[Episode]:
+    if not numbers:
+        return list(project.episodes)
+    known = {e.number for e in project.episodes}
+    unknown = [n for n in numbers if n not in known]
+    if unknown:
+        raise UserError(f"no episode {', '.join(map(str, unknown))} "
+                        f"(episodes: {', '.join(str(n) for n in sorted(known))})")
+    return [e for e in project.episodes if e.number in numbers]
+
+
+def _render_jobs(plans: list[EpisodePlan], cache: Cache, force: bool) -> list[RenderJob]:
+    jobs: dict[str, RenderJob] = {}
+    for plan in plans:
+        for piece in plan.pieces:
+            # A full check (checksum), so a truncated or corrupt entry is rendered again, not assembled.
+            if piece.key not in jobs and (force or cache.get(piece.key) is None):
+                jobs[piece.key] = RenderJob(piece.key, piece.spoken, piece.voice, str(piece.location))
+    return list(jobs.values())
+
+
+def _timings(plan: EpisodePlan, placements: dict[int, tuple[float, float]], duration: float
+             ) -> tuple[tuple[ChapterTime, ...], tuple[Cue, ...]]:
+    starts = [0.0 if i == 0 else placements[index][0] for i, index in enumerate(plan.chapter_starts)]
+    ends = starts[1:] + [duration]
+    chapters = tuple(ChapterTime(c.title, round(s, 3), round(e, 3))
+                     for c, s, e in zip(plan.episode.chapters, starts, ends))
+    cues = tuple(
+        Cue(round(placements[i][0], 3), round(placements[i][1], 3), item.text, item.role)
+        for i, item in enumerate(plan.timeline) if isinstance(item, Piece)
+    )
+    return chapters, cues
+
+
+def _record_for(plan: EpisodePlan, show: Show, file: str, size: int, duration: float, tag: str,
+                chapters: tuple[ChapterTime, ...], cues: tuple[Cue, ...]) -> EpisodeRecord:
+    episode = plan.episode
+    voices = tuple(sorted({f"{p.voice.engine} {p.voice.voice}" for p in plan.pieces}))
+    return EpisodeRecord(
+        number=episode.number, slug=episode.slug, script=episode.path, title=episode.title,
+        summary=episode.summary, release_date=episode.release_date.isoformat(), episode_type=episode.episode_type,
+        file=file, size=size, duration=round(duration, 3), audio_key=plan.audio_key, tag_key=tag,
+        chapters=chapters, cues=cues, document={**episode.document.__dict__, "authors": list(episode.document.authors)},
+        voices=voices, image=episode.image or "", link=episode.link,
+    )
+
+
+def _build_episode(plan: EpisodePlan, show: Show, cache: Cache, output: Path, artwork: Artwork | None,
+                   tag: str) -> EpisodeRecord:
+    """Assemble, encode, tag and move one episode into place."""
+    episode = plan.episode
+    assembled = assemble(plan, cache, output)
+    mp3 = temp_path(output, suffix=".mp3")
+    try:
+        encode_mp3(assembled, mp3, show.audio)
+        placements = {p.index: (p.start, p.end) for p in assembled.placements}
+        chapters, cues = _timings(plan, placements, assembled.duration)
+        _tag(mp3, show, episode, chapters, artwork)
+        file = f"{episode.slug}.mp3"
+        size = mp3.stat().st_size
+        move_into_place(mp3, output / file)
+    finally:
+        mp3.unlink(missing_ok=True)
+        assembled.wav.unlink(missing_ok=True)
+    log.info("built %s (%.1f min)", file, assembled.duration / 60)
+    return _record_for(plan, show, file, size, assembled.duration, tag, chapters, cues)
+
+
+def _tag(path: Path, show: Show, episode: Episode, chapters: tuple[ChapterTime, ...], artwork: Artwork | None) -> None:
+    marks = [ChapterMark(c.title, round(c.start * 1000), round(c.end * 1000)) for c in chapters]
+    write_tags(path, show, episode, marks, artwork)
+
+
+def _retag(plan: EpisodePlan, show: Show, old: EpisodeRecord, output: Path, artwork: Artwork | None,
+           tag: str) -> EpisodeRecord:
+    """Rewrite only the tags of an episode whose audio is unchanged."""
+    episode = plan.episode
+    chapters = tuple(ChapterTime(c.title, t.start, t.end) for c, t in zip(episode.chapters, old.chapters))
+    tmp = temp_path(output, suffix=".mp3")
+    try:
+        shutil.copyfile(output / old.file, tmp)
+        _tag(tmp, show, episode, chapters, artwork)
+        size = tmp.stat().st_size
+        move_into_place(tmp, output / old.file)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return replace(_record_for(plan, show, old.file, size, old.duration, tag, chapters, old.cues))
+
+
+def _outcome(rec: EpisodeRecord, seconds: float, action: str) -> EpisodeOutcome:
+    return EpisodeOutcome(rec.number, rec.title, rec.file, rec.duration, len(rec.chapters), rec.size, seconds, action)

@@ -1,0 +1,132 @@
+"""Content-addressed store of rendered segments: a key hashes everything that shapes the sound."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from narrate.fsutil import TMP_PREFIX, replace, temp_path, write_atomic
+from narrate.model import VoiceSpec
+
+log = logging.getLogger(__name__)
+
+#: Bump when the stored audio changes meaning (trimming, sample format): every old entry becomes unused.
+CACHE_FORMAT = 1
+SAMPLE_FORMAT = "s16le-mono-trimmed"
+
+
+def piece_key(spoken: str, voice: VoiceSpec, engine_version: str, voice_version: str = "") -> str:
+    """The cache key of one rendered piece: sha256 of everything that shapes its audio."""
+    material = {
+        "format": CACHE_FORMAT, "sample_format": SAMPLE_FORMAT, "text": spoken, "engine": voice.engine,
+        "engine_version": engine_version, "voice": voice.voice, "voice_version": voice_version,
+        "rate": voice.rate, "pitch": voice.pitch,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedAudio:
+    """A verified cache entry: mono 16-bit WAV at `rate`, `frames` long."""
+
+    key: str
+    path: Path
+    rate: int
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
+
+
+class Cache:
+    """Rendered pieces stored as `<root>/<k[:2]>/<key>.wav` with a `<key>.json` checksum beside each."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def wav_path(self, key: str) -> Path:
+        """Where the audio of `key` lives."""
+        return self.root / key[:2] / f"{key}.wav"
+
+    def has(self, key: str) -> bool:
+        """Cheap existence test (no verification): used for planning."""
+        return self.wav_path(key).with_suffix(".json").exists() and self.wav_path(key).exists()
+
+    def get(self, key: str) -> CachedAudio | None:
+        """The verified entry for `key`; a truncated or corrupt entry is removed and None returned."""
+        wav_path = self.wav_path(key)
+        meta_path = wav_path.with_suffix(".json")
+        if not (wav_path.exists() and meta_path.exists()):
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+            data = wav_path.read_bytes()
+            ok = hashlib.sha256(data).hexdigest() == meta["sha256"] and len(data) == meta["bytes"]
+            if ok:
+                with wave.open(str(wav_path), "rb") as w:
+                    ok = w.getnframes() == meta["frames"] and w.getnframes() > 0
+            if ok:
+                return CachedAudio(key, wav_path, int(meta["rate"]), int(meta["frames"]))
+        except (OSError, ValueError, KeyError, TypeError, wave.Error, EOFError):
+            pass
+        log.warning("cache entry %s is damaged; it will be rendered again", key[:12])
+        self.discard(key)
+        return None
+
+    def put(self, key: str, wav_file: Path, text: str = "") -> CachedAudio:
+        """Move a finished WAV into the cache (atomic renames; the checksum file goes last)."""
+        dest = self.wav_path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        data = wav_file.read_bytes()
+        with wave.open(str(wav_file), "rb") as w:
+            rate, frames = w.getframerate(), w.getnframes()
+        replace(wav_file, dest)
+        meta = {"format": CACHE_FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                "rate": rate, "frames": frames, "text": text[:200]}
+        write_atomic(dest.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode())
+        return CachedAudio(key, dest, rate, frames)
+
+    def temp_wav(self) -> Path:
+        """A temporary WAV path inside the cache, on the same file system as the entries."""
+        return temp_path(self.root, suffix=".wav")
+
+    def discard(self, key: str) -> None:
+        """Remove an entry."""
+        for path in (self.wav_path(key), self.wav_path(key).with_suffix(".json")):
+            path.unlink(missing_ok=True)
+
+    def keys(self) -> Iterator[str]:
+        """Every key with audio in the cache."""
+        if self.root.is_dir():
+            for path in self.root.glob("??/*.wav"):
+                yield path.stem
+
+    def remove_unused(self, used: set[str]) -> tuple[int, int]:
+        """Delete entries not in `used` (and leftover temporary files); (entries removed, bytes freed)."""
+        count = freed = 0
+        for key in list(self.keys()):
+            if key not in used:
+                for path in (self.wav_path(key), self.wav_path(key).with_suffix(".json")):
+                    if path.exists():
+                        freed += path.stat().st_size
+                        path.unlink()
+                count += 1
+        if self.root.is_dir():
+            for path in self.root.rglob(f"{TMP_PREFIX}*"):
+                freed += path.stat().st_size
+                path.unlink()
+        return count, freed
+
+    def clear(self) -> int:
+        """Remove the whole cache; bytes freed."""
+        if not self.root.exists():
+            return 0
+        freed = sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        shutil.rmtree(self.root)
+        return freed

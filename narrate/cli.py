@@ -1,0 +1,186 @@
+"""The command line: each command parses its options and calls one function of the library."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from narrate import __version__
+from narrate.errors import NarrateError
+
+log = logging.getLogger("narrate")
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s" if verbose else "%(message)s"))
+    root = logging.getLogger("narrate")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False  # libraries that log on the root logger (pyttsx3) must not duplicate our lines
+
+
+class NarrateGroup(click.Group):
+    """Turns unexpected exceptions into exit status 1 with a one-line message (traceback with -v)."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if ctx.obj and ctx.obj.get("verbose"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=NarrateGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="narrate")
+@click.option("-v", "--verbose", count=True, help="Show debug logging and tracebacks.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars or tables.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """narrate: turn documents into a narrated podcast."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(verbose=verbose, quiet=quiet)
+    _setup_logging(verbose, quiet)
+
+
+SCRIPTS = click.argument("scripts_dir", type=click.Path(path_type=Path), default="scripts", required=False)
+
+
+@main.command()
+@SCRIPTS
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path), default="audio", show_default=True,
+              help="Folder for the episodes and the published show.")
+@click.option("--episode", "episodes", type=int, multiple=True, help="Build only episode N (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Print what would be rebuilt and why; touch nothing.")
+@click.option("--force", is_flag=True, help="Render and rebuild everything, ignoring the cache.")
+@click.option("--prune", is_flag=True, help="Unpublish episodes whose script was removed.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Render processes (default: one per core).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds one segment may take to render (default 120).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help="Segment cache folder (default: .narrate-cache beside the scripts folder).")
+@click.option("--wait", is_flag=True, help="Wait for another build on the same output instead of refusing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or table; errors only (for scripts).")
+@click.pass_context
+def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[int, ...], dry_run: bool, force: bool,
+          prune: bool, workers: int | None, timeout: float | None, cache_dir: Path | None, wait: bool,
+          as_json: bool, quiet: bool) -> None:
+    """Build every episode in SCRIPTS_DIR (default: scripts) into OUTPUT, with the feed."""
+    from narrate.build import BuildOptions
+    from narrate.build import build as run_build
+    from narrate.ui import BarProgress, print_build_report
+
+    if quiet:
+        ctx.obj["quiet"] = True
+        _setup_logging(0, True)
+    quiet = ctx.obj["quiet"] or as_json
+    options = BuildOptions(output=output, cache_dir=cache_dir, episodes=episodes, force=force, dry_run=dry_run,
+                           workers=workers, timeout=timeout, wait=wait, prune=prune)
+    report = run_build(scripts_dir, options, progress=None if quiet else BarProgress())
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=1, ensure_ascii=False))
+    elif not ctx.obj["quiet"]:
+        print_build_report(report)
+    if report.failures:
+        for line in report.failures:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path), required=False)
+@click.option("--published", is_flag=True, help="Check built output (default folder: audio) instead of scripts.")
+@click.pass_context
+def check(ctx: click.Context, folder: Path | None, published: bool) -> None:
+    """Validate the scripts in FOLDER (default: scripts) without rendering, or built output with --published."""
+    from narrate.ui import print_check_table
+
+    if published:
+        from narrate.published import check_published
+        from narrate.ui import print_published_report
+
+        report = check_published(folder or Path("audio"))
+        if not ctx.obj["quiet"]:
+            print_published_report(report)
+        for problem in report.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(1 if report.problems else 0)
+    from narrate.check import check_scripts
+
+    summary = check_scripts(folder or Path("scripts"))
+    if not ctx.obj["quiet"]:
+        print_check_table(summary)
+
+
+@main.command()
+@SCRIPTS
+@click.option("--unused", is_flag=True, help="Remove only entries no script uses any more.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Segment cache folder.")
+def clean(scripts_dir: Path, unused: bool, cache_dir: Path | None) -> None:
+    """Remove the segment cache (or with --unused, only entries no script uses)."""
+    from narrate.check import clean_cache
+
+    count, freed = clean_cache(scripts_dir, cache_dir, unused)
+    what = f"{count} unused entries" if unused else "the cache"
+    click.echo(f"removed {what}, freed {freed / 1e6:.1f} MB")
+
+
+@main.command()
+@click.option("--engine", "engine_name", default=None, help="Only this engine's voices.")
+@click.option("--language", default=None, help="Only voices for this language (e.g. en).")
+def voices(engine_name: str | None, language: str | None) -> None:
+    """List the voices each installed engine offers."""
+    from narrate.ui import print_voices
+
+    print_voices(engine_name, language)
+
+
+@main.command()
+@click.argument("text")
+@click.option("--role", type=click.Choice(["narrator", "document", "note"]), default=None,
+              help="Speak with this role's voice from the show file.")
+@click.option("--engine", "engine_name", default=None, help="Engine to use (with --voice).")
+@click.option("--voice", default=None, help="Voice id (see: narrate voices).")
+@click.option("--rate", type=int, default=None, help="Words per minute.")
+@click.option("--scripts", "scripts_dir", type=click.Path(path_type=Path), default="scripts", show_default=True,
+              help="Show folder whose voices and lexicon to use (optional).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default="say.wav", show_default=True,
+              help="Audio file to write (.wav, or .mp3 through ffmpeg).")
+def say(text: str, role: str | None, engine_name: str | None, voice: str | None, rate: int | None,
+        scripts_dir: Path, output: Path) -> None:
+    """Render one line TEXT with the show's settings and lexicon, to check a voice or a pronunciation."""
+    from narrate.check import say_line
+
+    spoken, seconds = say_line(text, output, scripts_dir, role, engine_name, voice, rate)
+    click.echo(f"wrote {output} ({seconds:.1f}s): {spoken}")
+
+
+@main.command()
+@click.argument("output_dir", type=click.Path(path_type=Path), default="audio", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: whole network).")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on (0: any free port).")
+def serve(output_dir: Path, host: str, port: int) -> None:
+    """Serve the built show in OUTPUT_DIR (default: audio) for a preview subscription."""
+    from narrate.serve import public_base_url
+    from narrate.serve import serve as run_server
+
+    def ready(server) -> None:  # noqa: ANN001 - the server object
+        click.echo(f"Serving {output_dir} - subscribe to: {public_base_url(server)}feed.xml  (Ctrl-C to stop)")
+
+    run_server(output_dir, host, port, on_ready=ready)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,341 @@
+"""The RSS feed: RSS 2.0 with the iTunes, Podcasting 2.0, content, Atom and Podlove Simple Chapters namespaces.
+
+The feed is written with xml.etree.ElementTree, never by joining strings, so every title, summary and
+URL is escaped by the XML library. It is built only from the build record, and contains no clock time,
+so building it twice from the same record gives identical bytes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+from narrate import __version__
+from narrate.model import Show
+from narrate.record import EpisodeRecord
+
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+PSC_NS = "http://podlove.org/simple-chapters"
+
+NAMESPACES: dict[str, str] = {
+    "itunes": ITUNES_NS,
+    "podcast": PODCAST_NS,
+    "content": CONTENT_NS,
+    "atom": ATOM_NS,
+    "psc": PSC_NS,
+}
+for _prefix, _uri in NAMESPACES.items():
+    ET.register_namespace(_prefix, _uri)
+
+# The namespace the Podcasting 2.0 spec fixes for podcast:guid.
+PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
+
+# Apple rejects descriptions over 4000; counting bytes (not characters) is the stricter reading.
+MAX_DESCRIPTION_BYTES = 4000
+ELLIPSIS = "…"
+
+# Episodes are dated by day; every one goes out at the same hour so pubDate never depends on the clock.
+RELEASE_TIME = dt.time(9, 0, tzinfo=dt.timezone.utc)
+
+ENCLOSURE_TYPES: dict[str, str] = {".mp3": "audio/mpeg", ".m4a": "audio/x-m4a", ".m4b": "audio/x-m4a"}
+DEFAULT_ENCLOSURE_TYPE = "audio/mpeg"
+
+# Podcast Taxonomy Project group/role pairs (podcastindex taxonomy.json: Writing/Author, Writing/Translator,
+# Cast/Narrator), lower-cased as in the namespace's examples; podcastparser lower-cases them too.
+PERSON_AUTHOR = ("writing", "author")
+PERSON_TRANSLATOR = ("writing", "translator")
+PERSON_NARRATOR = ("cast", "narrator")
+
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Characters XML 1.0 cannot carry at all, even escaped; one stray control character would break the feed.
+_XML_INVALID_RE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def podcast_guid(feed_url: str) -> str:
+    """The Podcasting 2.0 podcast:guid: UUIDv5 of the feed URL without its scheme and trailing slashes."""
+    return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, _SCHEME_RE.sub("", feed_url.strip()).rstrip("/")))
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One published episode with its GUID and the absolute URLs of its files."""
+
+    record: EpisodeRecord
+    guid: str
+    audio_url: str
+    chapters_url: str
+    vtt_url: str
+    srt_url: str
+    image_url: str | None = None
+
+
+def release_datetime(release_date: str) -> dt.datetime:
+    """The moment an episode dated `release_date` (ISO date) is published: 09:00 UTC that day."""
+    return dt.datetime.combine(dt.date.fromisoformat(release_date), RELEASE_TIME)
+
+
+def rfc2822(moment: dt.datetime) -> str:
+    """A timezone-aware datetime as an RFC 2822 date, e.g. `Thu, 21 Nov 2026 09:00:00 +0000`."""
+    return email.utils.format_datetime(moment)
+
+
+def parse_rfc2822(text: str) -> dt.datetime:
+    """An RFC 2822 date (as in pubDate) as a timezone-aware datetime."""
+    return email.utils.parsedate_to_datetime(text)
+
+
+def npt(seconds: float) -> str:
+    """Seconds as zero-padded `HH:MM:SS.mmm`, the Podlove chapter time every parser reads."""
+    ms = max(0, round(seconds * 1000))
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def limit_bytes(text: str, limit: int = MAX_DESCRIPTION_BYTES) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes at a character boundary, marked with an ellipsis when cut."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    room = limit - len(ELLIPSIS.encode("utf-8"))
+    if room <= 0:
+        return ""
+    return data[:room].decode("utf-8", errors="ignore").rstrip() + ELLIPSIS
+
+
+def clean_text(text: str) -> str:
+    """`text` without the characters XML 1.0 cannot represent."""
+    return _XML_INVALID_RE.sub("", text)
+
+
+def _tag(prefix: str, name: str) -> str:
+    return f"{{{NAMESPACES[prefix]}}}{name}"
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, attrs: dict[str, str] | None = None) -> ET.Element:
+    """Append a child element; attributes keep the order given, so the output is stable."""
+    element = ET.SubElement(parent, tag, {k: clean_text(v) for k, v in (attrs or {}).items()})
+    if text is not None:
+        element.text = clean_text(text)
+    return element
+
+
+def _absolute(base_url: str, url: str) -> str:
+    # Apps fetch feed URLs without knowing the feed's address, so relative links are resolved here.
+    return urljoin(base_url, url) if url else url
+
+
+def _authors(document: dict[str, Any]) -> list[str]:
+    authors = document.get("authors") or []
+    if isinstance(authors, str):
+        authors = [authors]
+    return [a for a in (str(x).strip() for x in authors) if a]
+
+
+def _citation_parts(document: dict[str, Any]) -> list[str]:
+    """The document's author(s), date and source, each a short phrase."""
+    parts: list[str] = []
+    authors = _authors(document)
+    if authors:
+        parts.append(", ".join(authors))
+    if document.get("date"):
+        parts.append(str(document["date"]))
+    if document.get("translator"):
+        parts.append(f"translated by {document['translator']}")
+    if document.get("source"):
+        parts.append(str(document["source"]))
+    return parts
+
+
+def item_description(record: EpisodeRecord) -> str:
+    """The plain-text item description: the summary, then a line naming the narrated document."""
+    document = record.document or {}
+    lines = [record.summary.strip()] if record.summary.strip() else []
+    title = str(document.get("title") or "").strip()
+    parts = _citation_parts(document)
+    if title or parts:
+        lines.append("Document: " + "; ".join(([f"“{title}”"] if title else []) + parts) + ".")
+    # The citation is short and worth keeping: cut the summary, not the citation, when too long.
+    if len("\n\n".join(lines).encode("utf-8")) > MAX_DESCRIPTION_BYTES and len(lines) == 2:
+        room = MAX_DESCRIPTION_BYTES - len(("\n\n" + lines[1]).encode("utf-8"))
+        lines[0] = limit_bytes(lines[0], max(room, 0))
+    return limit_bytes("\n\n".join(lines))
+
+
+def _html(elements: Sequence[ET.Element]) -> str:
+    return "".join(ET.tostring(e, encoding="unicode", method="html") for e in elements)
+
+
+def item_html(record: EpisodeRecord, base_url: str) -> str:
+    """The content:encoded HTML: a summary paragraph and a citation of the document, at most 4000 bytes."""
+    summary = record.summary.strip()
+    html = _item_html(record, base_url, summary)
+    if len(html.encode("utf-8")) <= MAX_DESCRIPTION_BYTES:
+        return html
+    # Escaping makes the HTML longer than the text by an amount that depends on the text, so find the
+    # longest summary that fits by measuring real output (a binary search: a dozen serialisations).
+    low, high = 0, len(summary)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(_item_html(record, base_url, summary[:mid].rstrip() + ELLIPSIS).encode("utf-8")) \
+                <= MAX_DESCRIPTION_BYTES:
+            low = mid
+        else:
+            high = mid - 1
+    return _item_html(record, base_url, summary[:low].rstrip() + ELLIPSIS if low else "")
+
+
+def _item_html(record: EpisodeRecord, base_url: str, summary: str) -> str:
+    document = record.document or {}
+    paragraphs: list[ET.Element] = []
+    if summary:
+        p = ET.Element("p")
+        p.text = clean_text(summary)
+        paragraphs.append(p)
+    title = str(document.get("title") or "").strip()
+    parts = _citation_parts(document)
+    rights = str(document.get("rights") or "").strip()
+    url = _absolute(base_url, str(document.get("url") or "").strip())
+    if title or parts or rights:
+        p = ET.Element("p")
+        p.text = "Document: "
+        last: ET.Element | None = None
+        if title:
+            if url:
+                cite = ET.SubElement(p, "a", {"href": clean_text(url)})
+                inner = ET.SubElement(cite, "cite")
+                inner.text = clean_text(title)
+            else:
+                cite = ET.SubElement(p, "cite")
+                cite.text = clean_text(title)
+            last = cite
+        tail = "; ".join(parts)
+        tail = (("; " + tail) if title and tail else tail) + "."
+        if rights:
+            tail += f" {rights}"
+        if last is None:
+            p.text = clean_text(p.text + tail)
+        else:
+            last.tail = clean_text(tail)
+        paragraphs.append(p)
+    return _html(paragraphs)
+
+
+def _sorted_newest_first(items: Sequence[FeedItem]) -> list[FeedItem]:
+    return sorted(items, key=lambda i: (i.record.release_date, i.record.number), reverse=True)
+
+
+def _persons(item_el: ET.Element, record: EpisodeRecord) -> None:
+    document = record.document or {}
+    seen: set[tuple[str, str, str]] = set()
+
+    def person(name: str, group_role: tuple[str, str]) -> None:
+        key = (name, *group_role)
+        if name and key not in seen:
+            seen.add(key)
+            _sub(item_el, _tag("podcast", "person"), name, {"group": group_role[0], "role": group_role[1]})
+
+    for author in _authors(document):
+        person(author, PERSON_AUTHOR)
+    person(str(document.get("translator") or "").strip(), PERSON_TRANSLATOR)
+    # The voices are synthetic; the taxonomy's Cast/Narrator describes exactly what they do, so credit
+    # each voice (e.g. "pyttsx3 gmw/en-us") as the narrator rather than inventing a host.
+    for voice in record.voices:
+        person(voice.strip(), PERSON_NARRATOR)
+
+
+def _item(channel: ET.Element, show: Show, item: FeedItem) -> None:
+    record = item.record
+    base = show.base_url
+    el = _sub(channel, "item")
+    _sub(el, "title", record.title)
+    _sub(el, _tag("itunes", "title"), record.title)
+    _sub(el, "description", item_description(record))
+    _sub(el, _tag("content", "encoded"), item_html(record, base))
+    _sub(el, "link", _absolute(base, record.link or show.link or base))
+    _sub(el, "guid", item.guid, {"isPermaLink": "false"})
+    _sub(el, "pubDate", rfc2822(release_datetime(record.release_date)))
+    suffix = "." + record.file.rsplit(".", 1)[-1].lower() if "." in record.file else ""
+    _sub(el, "enclosure", attrs={
+        "url": _absolute(base, item.audio_url), "length": str(int(record.size)),
+        "type": ENCLOSURE_TYPES.get(suffix, DEFAULT_ENCLOSURE_TYPE),
+    })
+    _sub(el, _tag("itunes", "duration"), str(round(record.duration)))
+    _sub(el, _tag("itunes", "episode"), str(record.number))
+    _sub(el, _tag("itunes", "episodeType"), record.episode_type or "full")
+    _sub(el, _tag("itunes", "explicit"), "true" if show.explicit else "false")
+    if item.image_url:
+        _sub(el, _tag("itunes", "image"), attrs={"href": _absolute(base, item.image_url)})
+    _sub(el, _tag("podcast", "episode"), str(record.number))
+    _sub(el, _tag("podcast", "chapters"), attrs={
+        "url": _absolute(base, item.chapters_url), "type": "application/json+chapters"})
+    _sub(el, _tag("podcast", "transcript"), attrs={
+        "url": _absolute(base, item.vtt_url), "type": "text/vtt", "language": show.language, "rel": "captions"})
+    _sub(el, _tag("podcast", "transcript"), attrs={
+        "url": _absolute(base, item.srt_url), "type": "application/x-subrip", "language": show.language})
+    if record.chapters:
+        chapters = _sub(el, _tag("psc", "chapters"), attrs={"version": "1.2"})
+        for chapter in sorted(record.chapters, key=lambda c: c.start):
+            _sub(chapters, _tag("psc", "chapter"), attrs={"start": npt(chapter.start), "title": chapter.title})
+    _persons(el, record)
+    rights = str((record.document or {}).get("rights") or "").strip()
+    if rights:
+        _sub(el, _tag("podcast", "license"), rights)
+
+
+def build_feed(show: Show, items: Sequence[FeedItem], cover_url: str, feed_url: str) -> bytes:
+    """The show's RSS 2.0 feed as UTF-8 bytes, newest episode first; identical input gives identical bytes."""
+    base = show.base_url
+    link = _absolute(base, show.link or base)
+    rss = ET.Element("rss", {"version": "2.0"})
+    channel = _sub(rss, "channel")
+    _sub(channel, "title", show.title)
+    _sub(channel, "link", link)
+    description = limit_bytes(show.description.strip())
+    _sub(channel, "description", description)
+    _sub(channel, _tag("itunes", "summary"), description)
+    _sub(channel, "language", show.language)
+    if show.copyright:
+        _sub(channel, "copyright", show.copyright)
+    _sub(channel, "generator", f"narrate {__version__}")
+    ordered = _sorted_newest_first(items)
+    if ordered:
+        # Not the clock: an unchanged show must give a byte-identical feed.
+        _sub(channel, "lastBuildDate", rfc2822(release_datetime(ordered[0].record.release_date)))
+    _sub(channel, _tag("atom", "link"), attrs={
+        "href": _absolute(base, feed_url), "rel": "self", "type": "application/rss+xml"})
+    _sub(channel, _tag("itunes", "author"), show.author)
+    if show.owner_name or show.owner_email:
+        owner = _sub(channel, _tag("itunes", "owner"))
+        if show.owner_name:
+            _sub(owner, _tag("itunes", "name"), show.owner_name)
+        if show.owner_email:
+            _sub(owner, _tag("itunes", "email"), show.owner_email)
+    cover = _absolute(base, cover_url)
+    _sub(channel, _tag("itunes", "image"), attrs={"href": cover})
+    image = _sub(channel, "image")
+    _sub(image, "url", cover)
+    _sub(image, "title", show.title)
+    _sub(image, "link", link)
+    category = _sub(channel, _tag("itunes", "category"), attrs={"text": show.category})
+    if show.subcategory:
+        _sub(category, _tag("itunes", "category"), attrs={"text": show.subcategory})
+    _sub(channel, _tag("itunes", "explicit"), "true" if show.explicit else "false")
+    _sub(channel, _tag("itunes", "type"), show.show_type or "episodic")
+    _sub(channel, _tag("podcast", "guid"), podcast_guid(feed_url))
+    _sub(channel, _tag("podcast", "locked"), "yes" if show.locked else "no",
+         {"owner": show.owner_email} if show.owner_email else None)
+    for item in ordered:
+        _item(channel, show, item)
+    ET.indent(rss, space="  ")
+    return ET.tostring(rss, encoding="utf-8", xml_declaration=True) + b"\n"

@@ -1,0 +1,205 @@
+"""Stage: turn a parsed episode into a timeline of pieces to render and gaps between them.
+
+A piece is one transcript cue: a sentence, or a clause of a long sentence, so that every cue's start
+in the finished audio is known exactly from where its piece was placed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentencex import segment as split_sentences
+
+from narrate.cache import piece_key
+from narrate.engines import Engine
+from narrate.lexicon import merge_lexicons
+from narrate.model import AudioSettings, Episode, Location, Pause, Segment, Show, VoiceSpec
+from narrate.normalize import spoken_text
+
+#: Bump when assembly changes how the same pieces sound, so every episode is rebuilt.
+AUDIO_FORMAT = 1
+MAX_CUE_CHARS = 84  # two subtitle lines of about 42 characters
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+(?=\D)|(?<=\S)\s*[—–]\s*(?=\S)|(?<=\s)[—–]\s+")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One cue of a segment: its text as written, as spoken, and the cache key of its audio."""
+
+    key: str
+    text: str
+    spoken: str
+    voice: VoiceSpec
+    role: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Silence between pieces."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class AudioFile:
+    """An intro or outro audio file, placed as it is."""
+
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class EpisodePlan:
+    """Everything the audio of one episode is made from, in order."""
+
+    episode: Episode
+    timeline: tuple[Piece | Gap | AudioFile, ...]
+    chapter_starts: tuple[int, ...]  # index into timeline of each chapter's first piece
+    audio_key: str
+
+    @property
+    def pieces(self) -> tuple[Piece, ...]:
+        return tuple(item for item in self.timeline if isinstance(item, Piece))
+
+
+def split_cues(text: str, language: str = "en") -> list[tuple[str, bool]]:
+    """Split a paragraph into cues: (cue text, whether it ends a sentence). Joined by spaces they give `text`."""
+    cues: list[tuple[str, bool]] = []
+    for sentence in split_sentences(language.split("-")[0], text):
+        sentence = sentence.strip()
+        if sentence:
+            parts = _split_long(sentence)
+            cues.extend((part, i == len(parts) - 1) for i, part in enumerate(parts))
+    return cues
+
+
+def _split_long(sentence: str) -> list[str]:
+    """Split a sentence longer than two subtitle lines at the clause boundary nearest its middle."""
+    if len(sentence) <= MAX_CUE_CHARS:
+        return [sentence]
+    best: tuple[float, int, int] | None = None
+    for match in _CLAUSE_BREAK.finditer(sentence):
+        cut_end, cut_start = match.start(), match.end()
+        if cut_end < 12 or len(sentence) - cut_start < 12:
+            continue  # never leave a fragment of a word or two on its own
+        score = abs(cut_end - len(sentence) / 2)
+        if best is None or score < best[0]:
+            best = (score, cut_end, cut_start)
+    if best is None:
+        return [sentence]
+    _, cut_end, cut_start = best
+    left, right = sentence[:cut_end].rstrip(), sentence[cut_start:].lstrip()
+    if sentence[cut_end:cut_start].strip():  # keep a dash with the clause it ends
+        left = sentence[:cut_start].rstrip()
+    return _split_long(left) + _split_long(right)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's content."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class EngineInfo:
+    """Engine versions and voice fingerprints for cache keys, one engine instance per name."""
+
+    def __init__(self, engines: Mapping[str, Engine]) -> None:
+        self.engines = engines
+        self._versions: dict[str, str] = {}
+        self._voice_versions: dict[tuple[str, str], str] = {}
+
+    def version(self, engine: str) -> str:
+        if engine not in self._versions:
+            self._versions[engine] = type(self.engines[engine]).version()
+        return self._versions[engine]
+
+    def voice_version(self, voice: VoiceSpec) -> str:
+        key = (voice.engine, voice.voice)
+        if key not in self._voice_versions:
+            self._voice_versions[key] = self.engines[voice.engine].voice_version(voice.voice)
+        return self._voice_versions[key]
+
+    def accepts_phonemes(self, engine: str) -> bool:
+        return type(self.engines[engine]).accepts_phonemes
+
+
+def plan_episode(show: Show, episode: Episode, info: EngineInfo) -> EpisodePlan:
+    """The timeline of one episode: pieces with cache keys, and the gaps the show's settings ask for."""
+    audio = show.audio
+    lexicon = merge_lexicons(show.lexicon, episode.lexicon)
+    timeline: list[Piece | Gap | AudioFile] = []
+    chapter_starts: list[int] = []
+    if audio.intro:
+        timeline += [AudioFile(audio.intro, file_sha256(audio.intro)), Gap(audio.pause_chapter)]
+    previous: Segment | None = None
+    for chapter_index, chapter in enumerate(episode.chapters):
+        explicit: float | None = None
+        first_in_chapter = True
+        for item in chapter.items:
+            if isinstance(item, Pause):
+                explicit = (explicit or 0.0) + item.seconds
+                continue
+            if previous is not None:
+                gap = _gap_between(previous, item, audio, new_chapter=first_in_chapter and chapter_index > 0)
+                timeline.append(Gap(explicit if explicit is not None else gap))
+            elif explicit:
+                timeline.append(Gap(explicit))
+            explicit = None
+            if first_in_chapter:
+                chapter_starts.append(len(timeline))
+                first_in_chapter = False
+            timeline.extend(_segment_pieces(item, show.language, lexicon, info, audio))
+            previous = item
+        if explicit:
+            timeline.append(Gap(explicit))
+    if audio.outro:
+        timeline += [Gap(audio.pause_chapter), AudioFile(audio.outro, file_sha256(audio.outro))]
+    return EpisodePlan(episode, tuple(timeline), tuple(chapter_starts), _audio_key(timeline, chapter_starts, audio))
+
+
+def _gap_between(previous: Segment, current: Segment, audio: AudioSettings, new_chapter: bool) -> float:
+    if new_chapter:
+        return audio.pause_chapter
+    if (previous.role == "document") != (current.role == "document"):
+        return audio.pause_document
+    return audio.pause_segment
+
+
+def _segment_pieces(segment: Segment, language: str, lexicon: tuple, info: EngineInfo,
+                    audio: AudioSettings) -> list[Piece | Gap]:
+    voice = segment.voice
+    phonemes = info.accepts_phonemes(voice.engine)
+    items: list[Piece | Gap] = []
+    for cue, ends_sentence in split_cues(segment.text, language):
+        if items:
+            previous_piece = items[-1]
+            assert isinstance(previous_piece, Piece)
+            items.append(Gap(audio.pause_sentence if previous_ends else audio.pause_clause))
+        spoken = spoken_text(cue, language=language, lexicon=lexicon, phonemes=phonemes)
+        if not re.search(r"\w", spoken):
+            spoken = cue  # nothing sayable after normalising; let the engine try the original
+        key = piece_key(spoken, voice, info.version(voice.engine), info.voice_version(voice))
+        items.append(Piece(key, cue, spoken, voice, segment.role, segment.location))
+        previous_ends = ends_sentence
+    return items
+
+
+def _audio_key(timeline: list[Piece | Gap | AudioFile], chapter_starts: list[int], audio: AudioSettings) -> str:
+    material = {
+        "format": AUDIO_FORMAT,
+        "timeline": [
+            item.key if isinstance(item, Piece) else item.sha256 if isinstance(item, AudioFile) else item.seconds
+            for item in timeline
+        ],
+        "chapters": chapter_starts,
+        "audio": [audio.sample_rate, audio.channels, audio.bitrate, audio.loudness, audio.true_peak],
+    }
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()

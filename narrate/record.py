@@ -1,0 +1,133 @@
+"""The build record (what was built, kept in the output folder) and the GUID registry (kept with the scripts).
+
+The build record is versioned JSON; one that is missing, damaged or of another version means a fresh
+build, never a crash. The GUID registry is a small JSON file meant to be committed: an episode's GUID
+is created once, keyed by its episode number, and never changes.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from narrate.fsutil import write_if_changed
+
+log = logging.getLogger(__name__)
+
+RECORD_NAME = ".narrate-build.json"
+RECORD_VERSION = 1
+GUIDS_NAME = "guids.json"
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A transcript cue: where a piece of text is heard in the episode, in seconds."""
+
+    start: float
+    end: float
+    text: str
+    role: str
+
+
+@dataclass(frozen=True)
+class ChapterTime:
+    """A chapter's title and its span in the episode, in seconds."""
+
+    title: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    """What was published for one episode: enough to write its feed item without the script."""
+
+    number: int
+    slug: str
+    script: str
+    title: str
+    summary: str
+    release_date: str
+    episode_type: str
+    file: str
+    size: int
+    duration: float
+    audio_key: str
+    tag_key: str
+    chapters: tuple[ChapterTime, ...]
+    cues: tuple[Cue, ...]
+    document: dict[str, Any] = field(default_factory=dict)
+    voices: tuple[str, ...] = ()
+    image: str = ""
+    link: str = ""
+    loudness: float | None = None
+    true_peak: float | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EpisodeRecord:
+        values = dict(data)
+        values["chapters"] = tuple(ChapterTime(**c) for c in data["chapters"])
+        values["cues"] = tuple(Cue(**c) for c in data["cues"])
+        values["voices"] = tuple(data.get("voices", ()))
+        return cls(**values)
+
+
+def load_record(output: Path) -> dict[str, EpisodeRecord]:
+    """Published episodes by slug; an unreadable record is logged and treated as empty (a fresh build)."""
+    path = output / RECORD_NAME
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != RECORD_VERSION:
+            raise ValueError(f"record version {data.get('version')!r}, expected {RECORD_VERSION}")
+        return {slug: EpisodeRecord.from_json(entry) for slug, entry in data["episodes"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("build record %s is damaged (%s); building everything afresh", path, exc)
+        return {}
+
+
+def save_record(output: Path, episodes: dict[str, EpisodeRecord]) -> bool:
+    """Write the build record atomically when it changed; True when written."""
+    data = {"version": RECORD_VERSION,
+            "episodes": {slug: asdict(episodes[slug]) for slug in sorted(episodes)}}
+    return write_if_changed(output / RECORD_NAME, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode())
+
+
+class GuidRegistry:
+    """Episode GUIDs by episode number, in `scripts/guids.json`; once created a GUID never changes."""
+
+    def __init__(self, scripts_dir: Path) -> None:
+        self.path = scripts_dir / GUIDS_NAME
+        self.entries: dict[str, dict[str, str]] = {}
+        if self.path.exists():
+            try:
+                raw = json.loads(self.path.read_text(encoding="utf-8"))
+                self.entries = {str(k): dict(v) for k, v in raw.get("episodes", {}).items()}
+            except (OSError, ValueError, AttributeError, TypeError) as exc:
+                from narrate.errors import UserError
+
+                raise UserError(f"{self.path}:1: the GUID registry is damaged ({exc}); restore it from version "
+                                "control: published GUIDs must never change") from None
+
+    def get(self, number: int) -> str | None:
+        """The GUID recorded for an episode number, if any."""
+        entry = self.entries.get(str(number))
+        return entry["guid"] if entry else None
+
+    def ensure(self, number: int, title: str) -> str:
+        """The episode's GUID, created (a random UUID) the first time it is asked for."""
+        guid = self.get(number)
+        if guid is None:
+            guid = str(uuid.uuid4())
+            self.entries[str(number)] = {"guid": guid, "first_title": title}
+        return guid
+
+    def save(self) -> bool:
+        """Write the registry when it changed; True when written."""
+        data = {"comment": "Published episode GUIDs, by episode number. Commit this file; never edit a GUID.",
+                "episodes": {k: self.entries[k] for k in sorted(self.entries, key=int)}}
+        return write_if_changed(self.path, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode())

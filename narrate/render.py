@@ -1,0 +1,235 @@
+"""Stage: render pieces of text to audio in parallel worker processes, straight into the cache.
+
+Each worker process owns one engine instance per engine name (pyttsx3's espeak driver is one per
+process and not thread-safe). Every file an engine writes is verified here: present, complete,
+not silent, not implausibly short. Leading and trailing silence is trimmed so that a piece's audio
+starts where its speech starts, which is what transcript cue times rely on.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import sys
+import time
+import wave
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+import numpy as np
+
+from narrate.cache import Cache
+from narrate.engines import Engine, EngineError, load_engine
+from narrate.errors import NarrateError
+from narrate.model import VoiceSpec
+
+log = logging.getLogger(__name__)
+
+SILENCE_PEAK = 0.01  # of full scale: quieter than this throughout counts as silence
+TRIM_THRESHOLD = 0.02  # of full scale: where speech is taken to start and end
+TRIM_MARGIN = 0.01  # seconds of audio kept before the first and after the last loud sample
+MIN_SHARE_OF_ESTIMATE = 0.25  # shorter than this share of the words' expected length: truncated
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One piece of spoken text to render into the cache under `key`."""
+
+    key: str
+    text: str
+    voice: VoiceSpec
+    location: str
+
+
+@dataclass(frozen=True)
+class RenderFailure:
+    """A job that did not produce audio, and why."""
+
+    job: RenderJob
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.job.location}: {self.message}"
+
+
+def verify_and_trim(path: Path, text: str, voice: VoiceSpec) -> None:
+    """Check an engine's WAV and rewrite it mono 16-bit with the silence at both ends trimmed."""
+    if not path.exists() or path.stat().st_size == 0:
+        raise EngineError("the engine wrote no audio file")
+    try:
+        with wave.open(str(path), "rb") as w:
+            channels, width, rate, frames = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+            data = w.readframes(frames)
+    except (wave.Error, EOFError) as exc:
+        raise EngineError(f"the engine wrote an unreadable WAV file ({exc})") from None
+    if width != 2:
+        raise EngineError(f"the engine wrote {8 * width}-bit audio; 16-bit PCM is required")
+    if frames == 0 or len(data) < frames * channels * width:
+        raise EngineError(f"the engine's WAV file is empty or truncated ({len(data)} of "
+                          f"{frames * channels * width} bytes)")
+    samples = np.frombuffer(data, dtype="<i2")
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1).astype("<i2")
+    level = np.abs(samples.astype(np.int32))
+    if level.max(initial=0) < SILENCE_PEAK * 32767:
+        raise EngineError("the engine returned silence")
+    loud = np.flatnonzero(level >= TRIM_THRESHOLD * 32767)
+    margin = int(TRIM_MARGIN * rate)
+    start = max(int(loud[0]) - margin, 0)
+    end = min(int(loud[-1]) + margin + 1, len(samples))
+    words = len(text.split())
+    expected = words * 60.0 / (voice.rate or 175)
+    if (end - start) / rate < MIN_SHARE_OF_ESTIMATE * expected:
+        raise EngineError(f"the audio is truncated: {(end - start) / rate:.2f}s of speech for {words} words "
+                          f"(about {expected:.1f}s expected)")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples[start:end].tobytes())
+
+
+def _render_one(engines: dict[str, Engine], targets: dict[str, str], cache: Cache, job: RenderJob) -> tuple[int, int]:
+    engine = engines.get(job.voice.engine)
+    if engine is None:
+        engine = engines[job.voice.engine] = load_engine(job.voice.engine, targets)()
+    tmp = cache.temp_wav()
+    try:
+        engine.render(job.text, job.voice, tmp)
+        verify_and_trim(tmp, job.text, job.voice)
+        cached = cache.put(job.key, tmp, job.text)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return cached.rate, cached.frames
+
+
+def _worker_main(conn: Connection, targets: dict[str, str], cache_root: str) -> None:
+    # pyttsx3's espeak driver prints a line per file; a worker's stdout is not the user's terminal.
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    engines: dict[str, Engine] = {}
+    cache = Cache(Path(cache_root))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        try:
+            rate, frames = _render_one(engines, targets, cache, job)
+            conn.send(("ok", job.key, rate, frames))
+        except (EngineError, NarrateError) as exc:
+            conn.send(("error", job.key, str(exc.message if isinstance(exc, NarrateError) else exc)))
+        except Exception as exc:  # noqa: BLE001 - reported with the segment's location by the parent
+            conn.send(("error", job.key, f"{type(exc).__name__}: {exc}"))
+
+
+class _Worker:
+    def __init__(self, ctx: mp.context.SpawnContext, targets: dict[str, str], cache_root: Path) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, targets, str(cache_root)), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: RenderJob | None = None
+        self.deadline = 0.0
+
+    def give(self, job: RenderJob, timeout: float) -> None:
+        self.job, self.deadline = job, time.monotonic() + timeout
+        self.conn.send(job)
+
+    def stop(self, kill: bool = False) -> None:
+        if self.conn.closed:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def render_jobs(
+    jobs: Sequence[RenderJob],
+    cache: Cache,
+    targets: dict[str, str],
+    workers: int = 0,
+    timeout: float = 120.0,
+    on_done: Callable[[RenderJob], None] | None = None,
+    in_process: bool = False,
+) -> list[RenderFailure]:
+    """Render every job into the cache; after the first failure no new job starts. Returns the failures."""
+    if not jobs:
+        return []
+    if in_process:
+        return _render_in_process(jobs, cache, targets, on_done)
+    count = min(workers or os.cpu_count() or 1, len(jobs))
+    ctx = mp.get_context("spawn")
+    pending = deque(jobs)
+    failures: list[RenderFailure] = []
+    pool = [_Worker(ctx, targets, cache.root) for _ in range(count)]
+    log.debug("rendering %d pieces with %d worker processes", len(jobs), count)
+    try:
+        for worker in pool:
+            if pending:
+                worker.give(pending.popleft(), timeout)
+        while any(w.job for w in pool):
+            busy = [w for w in pool if w.job]
+            wait_for = min(w.deadline for w in busy) - time.monotonic()
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=max(wait_for, 0))
+            for worker in busy:
+                job = worker.job
+                assert job is not None
+                message, broken = None, False
+                if worker.conn in ready or worker.conn.poll():
+                    try:
+                        reply = worker.conn.recv()
+                    except EOFError:
+                        reply = ("crash",)
+                    if reply[0] == "ok":
+                        worker.job = None
+                        if on_done:
+                            on_done(job)
+                    elif reply[0] == "error":
+                        message = reply[2]
+                    else:
+                        message, broken = "the engine crashed", True
+                elif worker.process.sentinel in ready:
+                    message, broken = f"the engine crashed (worker exit code {worker.process.exitcode})", True
+                elif time.monotonic() >= worker.deadline:
+                    message, broken = f"rendering timed out after {timeout:g}s", True
+                if message is not None:
+                    # Stop the build: nothing new starts, but pieces already under way may finish into the cache.
+                    failures.append(RenderFailure(job, message))
+                    worker.job = None
+                    pending.clear()
+                    if broken:
+                        worker.stop(kill=True)
+                        pool.remove(worker)
+                elif worker.job is None and pending:
+                    worker.give(pending.popleft(), timeout)
+    finally:
+        for worker in pool:
+            worker.stop(kill=worker.job is not None)
+    return failures
+
+
+def _render_in_process(jobs: Sequence[RenderJob], cache: Cache, targets: dict[str, str],
+                       on_done: Callable[[RenderJob], None] | None) -> list[RenderFailure]:
+    engines: dict[str, Engine] = {}
+    for job in jobs:
+        try:
+            _render_one(engines, targets, cache, job)
+        except (EngineError, NarrateError) as exc:
+            return [RenderFailure(job, str(exc.message if isinstance(exc, NarrateError) else exc))]
+        if on_done:
+            on_done(job)
+    return []

@@ -1,0 +1,85 @@
+"""Stage: write metadata and chapters into a finished MP3 with mutagen (ID3v2.3, CHAP + CTOC)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import langcodes
+from mutagen.id3 import (
+    APIC, CHAP, COMM, CTOC, ID3, PCST, TALB, TCON, TCOP, TDRC, TIT2, TLAN, TPE1, TRCK, USLT, WOAS, WXXX,
+    CTOCFlags, ID3NoHeaderError,
+)
+
+from narrate.model import Episode, Show
+
+
+@dataclass(frozen=True)
+class ChapterMark:
+    """A chapter as placed in the finished audio, in milliseconds."""
+
+    title: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class Artwork:
+    """Cover image bytes and their MIME type."""
+
+    data: bytes
+    mime: str
+
+
+def iso639_2(language: str) -> str:
+    """Three-letter language code for ID3 frames (`en` -> `eng`)."""
+    try:
+        return langcodes.Language.get(language).to_alpha3()
+    except (LookupError, ValueError):
+        return "und"
+
+
+def full_text(episode: Episode) -> str:
+    """The episode's text as written, chapter by chapter, for the USLT frame."""
+    parts = []
+    for chapter in episode.chapters:
+        parts.append(chapter.title)
+        parts.extend(segment.text for segment in chapter.segments)
+    return "\n\n".join(parts)
+
+
+def write_tags(path: Path, show: Show, episode: Episode, chapters: list[ChapterMark], artwork: Artwork | None) -> None:
+    """Replace every tag in `path` with the episode's metadata and chapters, saved as ID3v2.3."""
+    try:
+        tags = ID3(path)
+        tags.clear()
+    except ID3NoHeaderError:
+        tags = ID3()
+    language = iso639_2(show.language)
+    tags.add(TIT2(encoding=3, text=episode.title))
+    tags.add(TPE1(encoding=3, text=show.author))
+    tags.add(TALB(encoding=3, text=show.title))
+    tags.add(TRCK(encoding=3, text=str(episode.number)))
+    tags.add(TDRC(encoding=3, text=episode.release_date.isoformat()))
+    tags.add(TCON(encoding=3, text="Podcast"))
+    tags.add(TLAN(encoding=3, text=language))
+    tags.add(PCST(value=1))
+    if show.copyright:
+        tags.add(TCOP(encoding=3, text=show.copyright))
+    if episode.summary:
+        tags.add(COMM(encoding=3, lang=language, desc="", text=episode.summary))
+    tags.add(USLT(encoding=3, lang=language, desc="", text=full_text(episode)))
+    source = episode.document.url or episode.link
+    if source:
+        tags.add(WOAS(url=source))
+        tags.add(WXXX(encoding=3, desc="Source", url=source))
+    if artwork:
+        tags.add(APIC(encoding=3, mime=artwork.mime, type=3, desc="Cover", data=artwork.data))
+    ids = [f"chp{i}" for i in range(len(chapters))]
+    for element_id, mark in zip(ids, chapters):
+        tags.add(CHAP(element_id=element_id, start_time=mark.start_ms, end_time=mark.end_ms,
+                      start_offset=0xFFFFFFFF, end_offset=0xFFFFFFFF,
+                      sub_frames=[TIT2(encoding=3, text=mark.title)]))
+    if chapters:
+        tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
+                      sub_frames=[TIT2(encoding=3, text="Chapters")]))
+    tags.save(path, v2_version=3, v1=0)

@@ -1,0 +1,113 @@
+"""Terminal output for the CLI: progress bars and tables (rich), kept out of the library."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from narrate.build import BuildReport
+from narrate.build import Progress as ProgressBase
+from narrate.check import EpisodeSummary
+
+console = Console(stderr=True)
+out = Console()
+
+
+def duration(seconds: float) -> str:
+    """`1:02:03` or `2:03` style."""
+    seconds = round(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class BarProgress(ProgressBase):
+    """A rich progress bar per stage, with count and ETA; plain log lines when not on a terminal."""
+
+    def __init__(self) -> None:
+        self._progress: Progress | None = None
+        self._task = None
+
+    def start(self, stage: str, total: int) -> None:
+        if total == 0:
+            return
+        if not console.is_terminal:
+            console.print(f"{stage}: {total}")
+            return
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
+                                  transient=False)
+        self._progress.start()
+        self._task = self._progress.add_task(stage, total=total)
+
+    def advance(self, steps: int = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, steps)
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def print_build_report(report: BuildReport) -> None:
+    """The plan (for a dry run) or the table of episodes built."""
+    if report.dry_run:
+        for entry in report.plan:
+            out.print(entry.describe(), markup=False, highlight=False)
+        todo = [e for e in report.plan if e.action != "unchanged"]
+        out.print(f"{len(todo)} of {len(report.plan)} episodes to update, {report.rendered} segments to render "
+                  "(dry run: nothing was written)", markup=False, highlight=False)
+        return
+    for entry in report.plan:
+        if entry.action != "unchanged":
+            console.print(entry.describe(), markup=False, highlight=False)
+    table = Table(title=f"narrate build ({report.seconds:.1f}s, {report.rendered} segments rendered)")
+    for column in ("episode", "title", "duration", "chapters", "size", "time", "action"):
+        table.add_column(column, justify="right" if column in ("episode", "chapters", "size", "time") else "left")
+    for o in report.outcomes:
+        table.add_row(str(o.number), o.title, duration(o.duration), str(o.chapters), f"{o.size / 1e6:.1f} MB",
+                      f"{o.seconds:.1f}s", o.action)
+    out.print(table)
+
+
+def print_check_table(rows: list[EpisodeSummary]) -> None:
+    """The table of `narrate check`."""
+    table = Table(title="narrate check: all scripts valid")
+    for column in ("episode", "title", "chapters", "segments", "words", "est. duration"):
+        table.add_column(column, justify="left" if column == "title" else "right")
+    for r in rows:
+        table.add_row(str(r.number), r.title, str(r.chapters), str(r.segments), str(r.words), duration(r.seconds))
+    out.print(table)
+
+
+def print_voices(engine_name: str | None, language: str | None) -> None:
+    """The voices of every installed engine (or one)."""
+    from narrate.engines import engine_targets
+    from narrate.errors import UserError
+    from narrate.voices import open_engine
+
+    names = [engine_name] if engine_name else sorted(engine_targets())
+    table = Table(title="narrate voices")
+    for column in ("engine", "id", "language", "gender", "name"):
+        table.add_column(column)
+    for name in names:
+        try:
+            engine = open_engine(name)
+        except UserError as exc:
+            if engine_name:
+                raise
+            console.print(f"{name}: {exc.message}", markup=False, highlight=False)
+            continue
+        for v in engine.voices():
+            langs = ", ".join(v.languages)
+            if language and not any(l.lower().startswith(language.lower()) for l in v.languages):
+                continue
+            table.add_row(name, v.id, langs, v.gender or "", v.name)
+    out.print(table)
+
+
+def print_published_report(report) -> None:  # noqa: ANN001 - narrate.published.PublishedReport
+    """The result of `narrate check --published`."""
+    for line in report.lines:
+        out.print(line, markup=False, highlight=False)

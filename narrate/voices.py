@@ -1,0 +1,61 @@
+"""Engines for a project: load each engine the show uses once, and check every voice and language."""
+from __future__ import annotations
+
+from narrate.engines import Engine, engine_targets, load_engine
+from narrate.errors import Problems, UserError
+from narrate.model import Location, VoiceSpec
+from narrate.script import Project
+
+
+def open_engine(name: str, targets: dict[str, str] | None = None) -> Engine:
+    """An instance of the named engine; UserError when it is unknown or cannot start."""
+    return load_engine(name, targets)()
+
+
+def used_voices(project: Project) -> dict[VoiceSpec, str]:
+    """Every voice the project uses, with the first place it is asked for."""
+    used: dict[VoiceSpec, str] = {}
+    for role, voice in project.show.voices:
+        used.setdefault(voice, f"{project.show.path}: voices.{role}")
+    for episode in project.episodes:
+        for segment in episode.segments:
+            used.setdefault(segment.voice, str(segment.location))
+    return used
+
+
+def prepare_engines(project: Project, targets: dict[str, str] | None = None) -> dict[str, Engine]:
+    """Start every engine the project uses and check its voices and the show's language; all problems at once."""
+    targets = targets if targets is not None else engine_targets()
+    problems = Problems()
+    engines: dict[str, Engine] = {}
+    failed: set[str] = set()
+    language = project.show.language
+    for voice, where in used_voices(project).items():
+        if voice.engine in failed:
+            continue
+        engine = engines.get(voice.engine)
+        if engine is None:
+            try:
+                engine = engines[voice.engine] = open_engine(voice.engine, targets)
+            except UserError as exc:
+                problems.add(where, exc.message)
+                failed.add(voice.engine)
+                continue
+            if not engine.speaks(language):
+                problems.add(Location(project.show.path, 1),
+                             f"engine '{voice.engine}' has no voice for the show's language '{language}'")
+        if engine.find_voice(voice.voice) is None:
+            problems.add(where, f"voice '{voice.voice}' is not available in {voice.engine} "
+                         f"({describe_voices(engine, language)})")
+    problems.raise_if_any()
+    return engines
+
+
+def describe_voices(engine: Engine, language: str) -> str:
+    """The engine's voice ids for a language (or all), as a short list for an error message."""
+    primary = language.lower().split("-")[0]
+    matching = [v.id for v in engine.voices() if any(l.lower().split("-")[0] == primary for l in v.languages)]
+    if matching:
+        return f"voices for {language}: {', '.join(matching)}; all voices: narrate voices --engine {engine.name}"
+    ids = [v.id for v in engine.voices()]
+    return f"available: {', '.join(ids) if ids else 'none'}"

@@ -1,0 +1,87 @@
+"""Shared fixtures: a small show folder written per test, and the fake engine registered."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from narrate.engines import register_engine
+from tests import fake_engine
+
+register_engine("fake", "tests.fake_engine:FakeEngine")
+
+SHOW_YAML = """\
+title: "Test Show & Friends"
+author: Test Author
+description: A show for tests.
+language: en
+category: History
+explicit: false
+base_url: https://example.org/show/
+voices:
+  narrator: {engine: fake, voice: low, rate: 175}
+  document: {engine: fake, voice: high, rate: 175}
+audio:
+  bitrate: 64k
+  pauses: {sentence: 0.2, clause: 0.1, segment: 0.3, chapter: 0.5, document: 0.4}
+"""
+
+EPISODE_ONE = """\
+---
+title: "First episode"
+episode: 1
+date: 2026-01-05
+summary: The first one.
+document:
+  title: A letter
+  authors: [Alois Indra, Vasil Bilak]
+  translator: Mark Kramer
+---
+
+# Opening
+
+This is the narrator speaking. It sets the scene.
+
+> The document speaks here. It has two sentences.
+
+# Closing
+
+::: note
+A closing citation.
+:::
+"""
+
+EPISODE_TWO = """\
+---
+title: "Second episode"
+episode: 2
+date: 2026-01-12
+---
+
+# Only chapter
+
+Narration for the second episode.
+
+> A quoted passage.
+"""
+
+
+def write_show(folder: Path, show: str = SHOW_YAML, episodes: dict[str, str] | None = None) -> Path:
+    """Write a show folder: show.yaml plus episode scripts (name -> text)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "show.yaml").write_text(textwrap.dedent(show), encoding="utf-8")
+    for name, text in (episodes if episodes is not None else {"001-first.md": EPISODE_ONE}).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def show_dir(tmp_path: Path) -> Path:
+    """A show folder with one fake-engine episode."""
+    return write_show(tmp_path / "scripts")
+
+
+@pytest.fixture(autouse=True)
+def _reset_fake_calls() -> None:
+    fake_engine.CALLS.clear()

@@ -1,0 +1,115 @@
+"""Engine faults, damaged state, concurrent builds: the build stops with the segment's file:line and loses nothing."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from narrate.build import BuildOptions, build
+from narrate.cache import Cache
+from narrate.cli import main
+from narrate.errors import BuildLockedError
+from narrate.fsutil import build_lock
+from narrate.record import RECORD_NAME
+from tests.conftest import EPISODE_ONE, EPISODE_TWO, write_show
+
+TODAY = dt.date(2026, 6, 1)
+
+
+def _options(tmp_path: Path, **kw) -> BuildOptions:
+    return BuildOptions(output=tmp_path / "audio", cache_dir=tmp_path / "cache", today=TODAY, **kw)
+
+
+@pytest.fixture
+def two_episodes(tmp_path: Path) -> Path:
+    return write_show(tmp_path / "scripts", episodes={"001-first.md": EPISODE_ONE, "002-second.md": EPISODE_TWO})
+
+
+@pytest.mark.parametrize(("word", "message"), [
+    ("HANG", "rendering timed out after 3s"),
+    ("CRASH", "the engine crashed"),
+    ("SILENCE", "the engine returned silence"),
+    ("NOTHING", "the engine wrote no audio file"),
+    ("SHORT", "the audio is truncated"),
+])
+def test_engine_fault_stops_with_location_and_keeps_the_rest(two_episodes: Path, tmp_path: Path, word: str,
+                                                             message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("NARRATE_FAKE_LOG", str(log))
+    options = _options(tmp_path, timeout=3.0, workers=2)
+    build(two_episodes, options)
+    out = options.output
+    published = (out / "002-second.mp3").read_bytes()
+    script = two_episodes / "002-second.md"
+    script.write_text(script.read_text().replace("A quoted passage.", f"A quoted {word} passage with words."))
+    (two_episodes / "003-third.md").write_text(EPISODE_TWO.replace("episode: 2", "episode: 3")
+                                               .replace("second", "third"))
+    report = build(two_episodes, options)
+    assert len(report.failures) == 1
+    assert f"002-second.md:11: {message}" in report.failures[0], report.failures
+    # the failed episode keeps its previous version; the record still describes that version
+    assert (out / "002-second.mp3").read_bytes() == published
+    record = json.loads((out / RECORD_NAME).read_text())["episodes"]
+    assert record["002-second"]["size"] == len(published)
+    # the next build (engine fixed) renders only what is missing
+    script.write_text(script.read_text().replace(f"A quoted {word} passage with words.", "A quoted passage, fixed."))
+    log.write_text("")
+    report = build(two_episodes, options)
+    assert not report.failures
+    rendered = [line.split("\t")[1] for line in log.read_text().splitlines()]
+    assert "A quoted passage, fixed." in rendered
+    assert "Narration for the second episode." not in rendered, "segments already rendered are reused"
+    assert (out / "003-third.mp3").exists()
+
+
+def test_cli_exit_status_for_an_engine_fault(show_dir: Path, tmp_path: Path) -> None:
+    script = show_dir / "001-first.md"
+    script.write_text(script.read_text().replace("A closing citation.", "A closing SILENCE citation."))
+    result = CliRunner().invoke(main, ["build", str(show_dir), "-o", str(tmp_path / "audio"),
+                                       "--cache-dir", str(tmp_path / "cache"), "-q"])
+    assert result.exit_code == 1
+    assert "001-first.md:21: the engine returned silence" in result.output
+
+
+def test_truncated_cache_entry_is_rendered_again(show_dir: Path, tmp_path: Path) -> None:
+    options = _options(tmp_path, in_process=True)
+    build(show_dir, options)
+    cache = Cache(options.cache_dir)
+    keys = sorted(cache.keys())
+    victim = cache.wav_path(keys[0])
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    (options.output / "001-first.mp3").unlink()
+    from tests import fake_engine
+
+    fake_engine.CALLS.clear()
+    report = build(show_dir, options)
+    assert not report.failures
+    assert len(fake_engine.CALLS) == 1, "only the damaged entry is rendered again"
+    assert cache.get(keys[0]) is not None
+
+
+def test_damaged_build_record_means_a_fresh_build(show_dir: Path, tmp_path: Path) -> None:
+    options = _options(tmp_path, in_process=True)
+    build(show_dir, options)
+    (options.output / RECORD_NAME).write_text("{ not json")
+    report = build(show_dir, options)
+    assert not report.failures
+    assert [e.action for e in report.plan] == ["build"]
+    assert json.loads((options.output / RECORD_NAME).read_text())["version"] == 1
+
+
+def test_second_concurrent_build_refuses(show_dir: Path, tmp_path: Path) -> None:
+    options = _options(tmp_path, in_process=True)
+    with build_lock(options.output):
+        with pytest.raises(BuildLockedError, match="another narrate build is using"):
+            build(show_dir, options)
+        result = CliRunner().invoke(main, ["build", str(show_dir), "-o", str(options.output),
+                                           "--cache-dir", str(options.cache_dir)])
+        assert result.exit_code == 2
+        assert "another narrate build is using" in result.output
+    assert not (options.output / "001-first.mp3").exists()
+    build(show_dir, options)
+    assert (options.output / "001-first.mp3").exists()
