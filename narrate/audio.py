@@ -32,7 +32,9 @@ from narrate.plan import AudioFile, EpisodePlan, Gap, Piece
 log = logging.getLogger(__name__)
 
 #: Head-room kept under the true-peak target for the MP3 encoder's own overshoot.
-LIMITER_MARGIN_DB = 1.5
+LIMITER_MARGIN_DB = 1.0
+GAIN_PASSES = 4  # most episodes settle in two
+GAIN_TOLERANCE_LU = 0.1
 
 
 @lru_cache(maxsize=1)
@@ -155,9 +157,15 @@ class Loudness:
 _SUMMARY = re.compile(r"Summary:(?P<body>.*)", re.DOTALL)
 
 
-def measure_loudness(path: Path, true_peak: bool = True) -> Loudness:
-    """Integrated loudness (LUFS), true peak (dBTP) and loudness range (LU) via ffmpeg's ebur128."""
-    args = ["-v", "info", "-nostats", "-i", str(path), "-af", f"ebur128=peak={'true' if true_peak else 'none'}",
+def measure_loudness(path: Path, true_peak: bool = True, filters: str = "",
+                     input_args: list[str] | None = None) -> Loudness:
+    """Integrated loudness (LUFS), true peak (dBTP) and loudness range (LU) via ffmpeg's ebur128.
+
+    `filters` (an ffmpeg filter chain) is applied before measuring, to measure a processed version.
+    """
+    meter = f"ebur128=peak={'true' if true_peak else 'none'}"
+    args = ["-v", "info", "-nostats", *(input_args or []), "-i", str(path),
+            "-af", f"{filters},{meter}" if filters else meter,
             "-f", "null", "-"]
     stderr = run_ffmpeg(args, f"measuring the loudness of {path.name}")
     match = _SUMMARY.search(stderr)
@@ -174,18 +182,65 @@ def measure_loudness(path: Path, true_peak: bool = True) -> Loudness:
     return Loudness(value("I"), value("Peak") if true_peak else float("nan"), value("LRA"))
 
 
+def _limiter(audio: AudioSettings) -> str:
+    limit = 10 ** ((audio.true_peak - LIMITER_MARGIN_DB) / 20)
+    return f"alimiter=limit={limit:.4f}:attack=1:release=60:level=false:latency=true"
+
+
+def _chain(gain: float, audio: AudioSettings) -> list[str]:
+    """The encode's filter chain; loudness is measured through the very same chain."""
+    resample = f"aresample={audio.sample_rate}" + (":resampler=soxr" if _has_soxr() else "")
+    return [f"volume={gain:.2f}dB", resample, _limiter(audio)]
+
+
+def loudness_gain(wav: Path, audio: AudioSettings) -> float:
+    """The gain (dB) that brings the whole episode, after the true-peak limiter, to the loudness target.
+
+    Limiting the peaks of speech lowers its loudness, so after a first measurement of the raw assembly
+    the gain is corrected by measuring the limited result until it is within GAIN_TOLERANCE_LU.
+    """
+    first = measure_loudness(wav, true_peak=False)
+    if first.integrated <= -70:
+        return 0.0  # silence: nothing to normalise
+    gain = audio.loudness - first.integrated
+    for _ in range(GAIN_PASSES):
+        limited = measure_loudness(wav, true_peak=False, filters=",".join(_chain(gain, audio)))
+        error = audio.loudness - limited.integrated
+        if abs(error) < GAIN_TOLERANCE_LU:
+            break
+        # Each extra dB pushes more peaks into the limiter, so the correction converges from below.
+        gain += error
+    return gain + _codec_loss(wav, gain, audio)
+
+
+def _codec_loss(wav: Path, gain: float, audio: AudioSettings, seconds: float = 30.0) -> float:
+    """How much quieter (LU) the MP3 encoder makes the audio, measured on a short excerpt.
+
+    LAME at podcast bitrates reads about half a loudness unit quieter than its input; encoding a
+    30-second excerpt and measuring both sides costs a fraction of a second and centres the result.
+    """
+    with wave.open(str(wav), "rb") as w:
+        total = w.getnframes() / w.getframerate()
+    start = max(0.0, total / 2 - seconds / 2)
+    excerpt = ["-ss", f"{start:.3f}", "-t", f"{seconds:.3f}"]
+    chain = ",".join(_chain(gain, audio))
+    probe = temp_path(wav.parent, suffix=".mp3")
+    try:
+        run_ffmpeg(["-y", "-v", "error", *excerpt, "-i", str(wav), "-af", chain, "-ac", str(audio.channels),
+                    "-c:a", "libmp3lame", "-b:a", audio.bitrate, "-f", "mp3", str(probe)], "probing the encoder")
+        before = measure_loudness(wav, true_peak=False, filters=chain, input_args=excerpt).integrated
+        after = measure_loudness(probe, true_peak=False).integrated
+    finally:
+        probe.unlink(missing_ok=True)
+    loss = before - after
+    return loss if -70 < after and abs(loss) < 3 else 0.0
+
+
 def encode_mp3(assembled: AssembledAudio, out: Path, audio: AudioSettings) -> float:
     """Encode to MP3 with one gain to the loudness target and a true-peak limiter; returns the gain in dB."""
-    measured = measure_loudness(assembled.wav, true_peak=False)
-    gain = audio.loudness - measured.integrated if measured.integrated > -70 else 0.0
-    limit = 10 ** ((audio.true_peak - LIMITER_MARGIN_DB) / 20)
-    filters = [
-        f"volume={gain:.2f}dB",
-        f"aresample={audio.sample_rate}:resampler=soxr" if _has_soxr() else f"aresample={audio.sample_rate}",
-        f"alimiter=limit={limit:.4f}:attack=1:release=60:level=false:latency=true",
-    ]
+    gain = loudness_gain(assembled.wav, audio)
     run_ffmpeg(
-        ["-y", "-v", "error", "-i", str(assembled.wav), "-af", ",".join(filters), "-ac", str(audio.channels),
+        ["-y", "-v", "error", "-i", str(assembled.wav), "-af", ",".join(_chain(gain, audio)), "-ac", str(audio.channels),
          "-c:a", "libmp3lame", "-b:a", audio.bitrate, "-id3v2_version", "0", "-write_id3v1", "0",
          "-map_metadata", "-1", "-f", "mp3", str(out)],
         f"encoding {out.name}",

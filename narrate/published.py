@@ -26,9 +26,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from mutagen.id3 import ID3, CTOCFlags, ID3NoHeaderError
-from mutagen.mp3 import HeaderNotFoundError
+from mutagen import MutagenError
 
-from narrate.audio import Loudness, audio_duration, find_ffmpeg, measure_loudness, run_ffmpeg
+from narrate.audio import Loudness, audio_duration, find_ffmpeg, measure_loudness
 from narrate.categories import APPLE_CATEGORIES
 from narrate.cover import cover_problem
 from narrate.errors import NarrateError
@@ -105,6 +105,8 @@ class _Episode:
 
 @dataclass
 class _ChapterRead:
+    """A chapter as one reader saw it, in seconds."""
+
     start: float
     end: float
     title: str
@@ -372,13 +374,18 @@ def _check_with_parsers(data: bytes, feed_url: str, items: Sequence[tuple[str, s
             found.problem(where, f"podcastparser cannot read it ({type(exc).__name__}: {exc})")
         else:
             episodes = {e.get("guid"): e for e in parsed.get("episodes", [])}
+            by_title = {e.get("title"): e for e in parsed.get("episodes", [])}
             for guid, title in items:
                 if not guid:
                     continue  # already a problem; nothing to match the parser's result by
                 episode = episodes.get(guid)
+                if episode is None and title in by_title:
+                    found.problem(where, f"podcastparser reads the guid of '{title}' as {by_title[title].get('guid')}"
+                                         f", not {guid}")
+                    continue
                 if episode is None:
                     found.problem(where, f"podcastparser dropped the item '{title}' (guid {guid}): "
-                                         "it needs a guid and exactly one enclosure")
+                                         "it keeps only items with a guid and exactly one enclosure")
                     continue
                 if not episode.get("title"):
                     found.problem(where, f"podcastparser finds no title for item guid {guid}")
@@ -428,6 +435,11 @@ def _check_feed(output: Path, found: _Findings) -> tuple[list[_Episode], Path | 
         found.problem(FEED_NAME, "has no <channel>")
         return None
     feed_url, base = _check_channel(channel, data, rss, found)
+    build_date = channel.find("lastBuildDate")
+    if build_date is not None:
+        problem = _pubdate_problem(_text(build_date))
+        if problem:
+            found.problem(FEED_NAME, "channel " + problem.replace("pubDate", "lastBuildDate"))
 
     episodes: list[_Episode] = []
     identities: list[tuple[str, str]] = []
@@ -562,7 +574,7 @@ def _id3_chapters(path: Path, found: _Findings) -> list[_ChapterRead] | None:
     except ID3NoHeaderError:
         found.problem(where, "has no ID3v2 tag")
         return None
-    except (OSError, HeaderNotFoundError, ValueError) as exc:
+    except (OSError, MutagenError, ValueError) as exc:
         found.problem(where, f"cannot read its ID3 tag ({exc})")
         return None
     if tags.version[:2] != (2, 3):

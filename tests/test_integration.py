@@ -81,9 +81,9 @@ def _rms_db(samples: np.ndarray, start: float, end: float) -> float:
 
 
 def _onset(samples: np.ndarray, around: float, threshold_db: float = -40.0) -> float:
-    """Where speech starts near `around`: the first 5 ms window louder than the threshold."""
+    """Where speech starts near `around`: the first 5 ms window from 100 ms before it that is louder than the threshold."""
     step = 0.005
-    t = max(around - 0.3, 0.0)
+    t = max(around - 0.1, 0.0)
     while t < around + 0.5:
         if _rms_db(samples, t, t + step) > threshold_db:
             return t
@@ -129,7 +129,9 @@ def test_chapters_read_back_with_mutagen_and_ffmpeg(built: Path) -> None:
                           capture_output=True, text=True, check=True).stdout
     starts = [int(s) for s in re.findall(r"\[CHAPTER\]\nTIMEBASE=1/1000\nSTART=(\d+)", meta)]
     titles = re.findall(r"\[CHAPTER\][^\[]*?title=(.*)", meta)
-    assert sorted(starts) == [c.start_time for c in chaps]
+    # ffmpeg reports chapter times shifted by the MP3 encoder delay (about 25 ms): within 50 ms of the CHAP frames
+    assert len(starts) == len(chaps)
+    assert all(abs(a - b.start_time) <= 50 for a, b in zip(sorted(starts), chaps)), (starts, chaps)
     assert sorted(titles) == sorted(["Introduction", "The letter", "After"])
     assert chaps[0].start_time == 0
     for a, b in zip(chaps, chaps[1:]):
