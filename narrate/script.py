@@ -233,7 +233,7 @@ def _parse_document(raw: Any, shown: str, where: Location, problems: Problems) -
 
 
 def _inline_text(token: Token) -> str:
-    """The plain text of an inline token: emphasis markers dropped, line breaks as spaces."""
+    """The plain text of an inline token: emphasis markers and comments dropped, line breaks as spaces."""
     parts: list[str] = []
     for child in token.children or []:
         if child.type in ("text", "code_inline"):
@@ -241,6 +241,9 @@ def _inline_text(token: Token) -> str:
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
         elif child.type == "image":
+            parts.append(child.content)
+        elif child.type == "html_inline" and not child.content.startswith("<!--"):
+            # Angle brackets in a document (<illegible>) are text, not markup to drop.
             parts.append(child.content)
     return re.sub(r"\s+", " ", "".join(parts)).strip()
 
