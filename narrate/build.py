@@ -15,7 +15,7 @@ import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from narrate.audio import assemble, encode_mp3
@@ -23,7 +23,7 @@ from narrate.cache import Cache
 from narrate.cover import episode_artwork, load_artwork
 from narrate.engines import engine_targets
 from narrate.errors import UserError
-from narrate.fsutil import remove_stale_temps, replace as move_into_place, temp_path
+from narrate.fsutil import build_lock, remove_stale_temps, replace as move_into_place, temp_path
 from narrate.model import Episode, Show
 from narrate.plan import EngineInfo, EpisodePlan, Piece, plan_episode
 from narrate.publish import publish, published_files
@@ -110,7 +110,6 @@ class BuildReport:
     written: tuple[str, ...] = ()
     dry_run: bool = False
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """A machine-readable summary for `--json`."""
@@ -214,19 +213,22 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
     cache = Cache(options.cache_dir or default_cache_dir(scripts_dir))
     plans = {e.slug: plan_episode(show, e, info) for e in selected}
     episode_art = {e.slug: episode_artwork(show, e.image) for e in selected}
-    tag_keys = {slug: tag_key(show, p.episode, p, (episode_art[slug] or (artwork, ""))[0]) for slug, p in plans.items()}
-    record = load_record(output)
+
+    def art_for(slug: str) -> Artwork:
+        return (episode_art[slug] or (artwork, ""))[0]
+
+    tag_keys = {slug: tag_key(show, p.episode, p, art_for(slug)) for slug, p in plans.items()}
     guids = GuidRegistry(scripts_dir)
-    entries = _plan_entries(project, plans, tag_keys, record, output, cache, options)
     if options.dry_run:
+        entries = _plan_entries(project, plans, tag_keys, load_record(output), output, cache, options)
         return BuildReport(tuple(entries), dry_run=True, rendered=sum(e.to_render for e in entries),
                            seconds=time.monotonic() - started)
 
-    from narrate.fsutil import build_lock
-
     with build_lock(output, wait=options.wait):
         remove_stale_temps(output)
-        record = load_record(output)  # another build may have finished while we waited for the lock
+        # Planned under the lock, so a build that finished while we waited is taken into account.
+        record = load_record(output)
+        entries = _plan_entries(project, plans, tag_keys, record, output, cache, options)
         to_build = [plans[e.slug] for e in entries if e.action == "build"]
         jobs = _render_jobs(to_build, cache, options.force)
         progress.start("rendering segments", len(jobs))
@@ -248,8 +250,7 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
 
         def finish_episode(plan: EpisodePlan) -> EpisodeRecord:
             t0 = time.monotonic()
-            art = episode_art[plan.episode.slug] or (artwork, "")
-            rec = _build_episode(plan, show, cache, output, art[0], tag_keys[plan.episode.slug])
+            rec = _build_episode(plan, show, cache, output, art_for(plan.episode.slug), tag_keys[plan.episode.slug])
             progress.advance()
             outcomes.append(_outcome(rec, time.monotonic() - t0, "built"))
             return rec
@@ -262,8 +263,7 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
             if entry.action == "retag":
                 t0 = time.monotonic()
                 plan = plans[entry.slug]
-                art = episode_art[entry.slug] or (artwork, "")
-                rec = _retag(plan, show, record[entry.slug], output, art[0], tag_keys[entry.slug])
+                rec = _retag(plan, show, record[entry.slug], output, art_for(entry.slug), tag_keys[entry.slug])
                 new_record[entry.slug] = rec
                 outcomes.append(_outcome(rec, time.monotonic() - t0, "retagged"))
             elif entry.action == "unchanged":
@@ -374,7 +374,7 @@ def _retag(plan: EpisodePlan, show: Show, old: EpisodeRecord, output: Path, artw
         move_into_place(tmp, output / old.file)
     finally:
         tmp.unlink(missing_ok=True)
-    return replace(_record_for(plan, show, old.file, size, old.duration, tag, chapters, old.cues))
+    return _record_for(plan, show, old.file, size, old.duration, tag, chapters, old.cues)
 
 
 def _outcome(rec: EpisodeRecord, seconds: float, action: str) -> EpisodeOutcome:

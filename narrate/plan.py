@@ -178,10 +178,9 @@ def _segment_pieces(segment: Segment, language: str, lexicon: tuple, info: Engin
     voice = segment.voice
     phonemes = info.accepts_phonemes(voice.engine)
     items: list[Piece | Gap] = []
+    previous_ends = True
     for cue, ends_sentence in split_cues(segment.text, language):
         if items:
-            previous_piece = items[-1]
-            assert isinstance(previous_piece, Piece)
             items.append(Gap(audio.pause_sentence if previous_ends else audio.pause_clause))
         spoken = spoken_text(cue, language=language, lexicon=lexicon, phonemes=phonemes)
         if not re.search(r"\w", spoken):

@@ -639,7 +639,7 @@ def serve(
     server = make_server(root, host, port)
     try:
         url = public_base_url(server)
-        logger.info("serving %s at %s (feed: %s%s)", root, url, url, FEED_NAME)
+        logger.debug("serving %s at %s (feed: %s%s)", root, url, url, FEED_NAME)
         if on_ready is not None:
             on_ready(server)
         server.serve_forever()
