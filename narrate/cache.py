@@ -16,7 +16,7 @@ from narrate.model import VoiceSpec
 log = logging.getLogger(__name__)
 
 #: Bump when the stored audio changes meaning (trimming, sample format): every old entry becomes unused.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: pyttsx3 rate and pitch are applied per render, never carried over
 SAMPLE_FORMAT = "s16le-mono-trimmed"
 
 

@@ -17,7 +17,7 @@ from narrate.normalize import spoken_text
 from narrate.plan import EngineInfo, plan_episode
 from narrate.render import verify_and_trim
 from narrate.script import Project, load_project
-from narrate.voices import open_engine, prepare_engines
+from narrate.voices import open_engine, prepare_engines, unavailable_voice
 
 DEFAULT_RATE = 175
 
@@ -56,7 +56,7 @@ def estimate_seconds(project: Project, number: int) -> float:
 def check_scripts(scripts_dir: Path) -> list[EpisodeSummary]:
     """Validate the show file, scripts, voices and cover without rendering; one summary row per episode."""
     project = load_project(scripts_dir)
-    prepare_engines(project)
+    prepare_engines(project, load=True)
     load_artwork(project.show)
     return [
         EpisodeSummary(e.number, e.title, len(e.chapters), len(e.segments),
@@ -88,10 +88,7 @@ def say_line(text: str, output: Path, scripts_dir: Path, role: str | None, engin
     voice = VoiceSpec(engine_name or base.engine, voice_id or base.voice, rate or base.rate, base.pitch)
     engine = open_engine(voice.engine)
     if engine.find_voice(voice.voice) is None:
-        from narrate.voices import describe_voices
-
-        raise UserError(f"voice '{voice.voice}' is not available in {voice.engine} "
-                        f"({describe_voices(engine, show.language if show else 'en')})")
+        raise UserError(unavailable_voice(engine, voice.voice, show.language if show else "en"))
     lexicon = merge_lexicons(show.lexicon, ()) if show else ()
     spoken = spoken_text(text, language=show.language if show else "en", lexicon=lexicon,
                          phonemes=type(engine).accepts_phonemes)

@@ -32,6 +32,7 @@ SILENCE_PEAK = 0.01  # of full scale: quieter than this throughout counts as sil
 TRIM_THRESHOLD = 0.02  # of full scale: where speech is taken to start and end
 TRIM_MARGIN = 0.01  # seconds of audio kept before the first and after the last loud sample
 MIN_SHARE_OF_ESTIMATE = 0.25  # shorter than this share of the words' expected length: truncated
+STARTUP_TIMEOUT = 120.0  # seconds a worker process may take to import and start
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def _worker_main(conn: Connection, targets: dict[str, str], cache_root: str) -> 
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     engines: dict[str, Engine] = {}
     cache = Cache(Path(cache_root))
+    conn.send(("ready",))  # imports are done: from now on the per-segment timeout is fair
     while True:
         try:
             job = conn.recv()
@@ -135,6 +137,12 @@ class _Worker:
         child.close()
         self.job: RenderJob | None = None
         self.deadline = 0.0
+
+    def wait_ready(self, seconds: float = STARTUP_TIMEOUT) -> None:
+        """Wait for the worker to finish starting, so start-up never counts against a segment's timeout."""
+        if not self.conn.poll(seconds) or self.conn.recv() != ("ready",):
+            self.stop(kill=True)
+            raise NarrateError(f"a render worker did not start within {seconds:g}s")
 
     def give(self, job: RenderJob, timeout: float) -> None:
         self.job, self.deadline = job, time.monotonic() + timeout
@@ -178,6 +186,8 @@ def render_jobs(
     pool = [_Worker(ctx, targets, cache.root) for _ in range(count)]
     log.debug("rendering %d pieces with %d worker processes", len(jobs), count)
     try:
+        for worker in pool:
+            worker.wait_ready()
         for worker in pool:
             if pending:
                 worker.give(pending.popleft(), timeout)

@@ -23,8 +23,11 @@ def used_voices(project: Project) -> dict[VoiceSpec, str]:
     return used
 
 
-def prepare_engines(project: Project, targets: dict[str, str] | None = None) -> dict[str, Engine]:
-    """Start every engine the project uses and check its voices and the show's language; all problems at once."""
+def prepare_engines(project: Project, targets: dict[str, str] | None = None, load: bool = False) -> dict[str, Engine]:
+    """Start every engine the project uses and check its voices and the show's language; all problems at once.
+
+    Each voice's data is read (its fingerprint); with `load`, each voice is also loaded as a render would.
+    """
     targets = targets if targets is not None else engine_targets()
     problems = Problems()
     engines: dict[str, Engine] = {}
@@ -45,10 +48,23 @@ def prepare_engines(project: Project, targets: dict[str, str] | None = None) -> 
                 problems.add(Location(project.show.path, 1),
                              f"engine '{voice.engine}' has no voice for the show's language '{language}'")
         if engine.find_voice(voice.voice) is None:
-            problems.add(where, f"voice '{voice.voice}' is not available in {voice.engine} "
-                         f"({describe_voices(engine, language)})")
+            problems.add(where, unavailable_voice(engine, voice.voice, language))
+            continue
+        try:  # a voice that exists can still be unusable (a Piper model with a broken config, say)
+            engine.voice_version(voice.voice)
+            if load:
+                engine.check_voice(voice.voice)
+        except UserError as exc:
+            problems.add(where, exc.message)
     problems.raise_if_any()
     return engines
+
+
+def unavailable_voice(engine: Engine, voice: str, language: str) -> str:
+    """The message for a voice the engine does not have: the voices it has, and how to get this one."""
+    message = f"voice '{voice}' is not available in {engine.name} ({describe_voices(engine, language)})"
+    help_text = engine.missing_voice_help(voice)
+    return f"{message}; {help_text}" if help_text else message
 
 
 def describe_voices(engine: Engine, language: str) -> str:

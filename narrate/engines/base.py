@@ -59,6 +59,13 @@ class Engine(ABC):
         """A fingerprint of one voice's data (a model file's hash, say); part of the cache key."""
         return ""
 
+    def check_voice(self, voice: str) -> None:  # noqa: B027 - optional hook
+        """Load a voice the engine has now; raise UserError saying what is wrong if it cannot be used."""
+
+    def missing_voice_help(self, voice: str) -> str:
+        """How to get a voice the engine does not have, for the error message ('' when nothing to add)."""
+        return ""
+
     @abstractmethod
     def render(self, text: str, voice: VoiceSpec, out_path: Path) -> None:
         """Speak `text` with `voice` into a WAV file at `out_path`; raise EngineError on failure."""

@@ -317,6 +317,14 @@ class PiperEngine(Engine):
             return None
         return VoiceInfo(id=files.id, name=files.id, languages=_languages(files), gender=None)
 
+    def missing_voice_help(self, voice: str) -> str:
+        """Where narrate looked for the voice and how to install it."""
+        try:
+            self._files(voice)
+        except UserError as exc:
+            return exc.message
+        return ""
+
     def speaks(self, language: str) -> bool:
         """Whether any voice speaks this language; accepts `en`, `en-US`, `en_US`."""
         primary = language.lower().replace("_", "-").split("-")[0]

@@ -6,8 +6,10 @@ so every render waits for the `finished-utterance` event and then checks the fil
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import io
 import logging
 import os
 import sys
@@ -24,6 +26,8 @@ from narrate.model import VoiceSpec
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 ATTEMPTS = 3
+ESPEAK_RATE = 175  # espeak-ng's own default words per minute, for a voice without a rate
+ESPEAK_PITCH = 50  # espeak-ng's own default pitch (0-100)
 _espeak_source: str | None = None
 
 
@@ -112,16 +116,22 @@ class Pyttsx3Engine(Engine):
     def render(self, text: str, voice: VoiceSpec, out_path: Path) -> None:
         """Speak into a WAV file, waiting for the engine's finished event and verifying the file."""
         with _lock:  # the espeak driver is not thread-safe
-            try:
-                self._engine.setProperty("voice", voice.voice)
-                if voice.rate:
-                    self._engine.setProperty("rate", voice.rate)
-                if voice.pitch is not None:
-                    self._engine.setProperty("pitch", voice.pitch)
-            except (ValueError, KeyError) as exc:
-                raise EngineError(f"voice '{voice.voice}' was refused: {exc}") from exc
+            if sys.platform.startswith("linux"):
+                _set_espeak_voice(voice)
+            else:
+                try:
+                    self._engine.setProperty("voice", voice.voice)
+                    if voice.rate:
+                        self._engine.setProperty("rate", voice.rate)
+                    if voice.pitch is not None:
+                        self._engine.setProperty("pitch", voice.pitch)
+                except (ValueError, KeyError) as exc:
+                    raise EngineError(f"voice '{voice.voice}' was refused: {exc}") from exc
             for attempt in range(1, ATTEMPTS + 1):
-                if self._speak_once(text, out_path):
+                # pyttsx3's espeak driver prints "Audio saved to FILE" for every file; keep it off our stdout.
+                with contextlib.redirect_stdout(io.StringIO()):
+                    spoken = self._speak_once(text, out_path)
+                if spoken:
                     return
                 # Under load espeak-ng sometimes ends a message at once with no audio and no word events
                 # (seen here in about 1 of 200 renders); nothing was written, so saying it again is safe.
@@ -152,6 +162,37 @@ class Pyttsx3Engine(Engine):
             self._engine.stop()
         except Exception:  # noqa: BLE001 - closing is best effort
             log.debug("pyttsx3 stop failed", exc_info=True)
+
+
+def _set_espeak_voice(voice: VoiceSpec) -> None:
+    """Set espeak-ng's voice, rate and pitch for the next utterance, and wait until they are in effect.
+
+    Not through pyttsx3: espeak-ng (opened asynchronously by pyttsx3) queues rate and pitch changes, and
+    pyttsx3's runAndWait cancels that queue when it is still busy, so a change was now and then lost and
+    the utterance spoken at the previous one's rate. A rate or pitch left out is reset to espeak's default
+    rather than kept from whatever was rendered before, so a piece sounds the same in any order.
+    """
+    from pyttsx3.drivers import _espeak
+
+    if _espeak.SetVoiceByName(voice.voice.encode("utf-8")) != 0:
+        raise EngineError(f"voice '{voice.voice}' was refused by espeak-ng")
+    wanted = {_espeak.RATE: voice.rate or ESPEAK_RATE, _espeak.PITCH: ESPEAK_PITCH if voice.pitch is None else voice.pitch}
+    get = _espeak.dll.espeak_GetParameter
+    get.argtypes, get.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    deadline = time.monotonic() + 10
+    resend = 0.0
+    while True:
+        pending = {param: value for param, value in wanted.items() if get(param, 1) != value}
+        if not pending and not _espeak.IsPlaying():
+            return
+        now = time.monotonic()
+        if now > deadline:
+            raise EngineError(f"espeak-ng did not take rate {wanted[_espeak.RATE]} and pitch {wanted[_espeak.PITCH]}")
+        if pending and now >= resend:
+            for param, value in pending.items():
+                _espeak.SetParameter(param, value, 0)
+            resend = now + 0.2
+        time.sleep(0.001)
 
 
 def _espeak_data_path() -> Path | None:
