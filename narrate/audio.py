@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 #: Head-room kept under the true-peak target for the MP3 encoder's own overshoot.
 LIMITER_MARGIN_DB = 1.0
-GAIN_PASSES = 4  # most episodes settle in two
-GAIN_TOLERANCE_LU = 0.1
+GAIN_STEPS = (0.0, 1.0, 2.0, 3.5)  # dB above the linear gain: the limiter takes back up to a few LU
+EXCERPTS = 8  # slices of the episode on which the limiter's and encoder's loudness loss is measured
+EXCERPT_SECONDS = 8.0
 
 
 @lru_cache(maxsize=1)
@@ -194,41 +195,87 @@ def _chain(gain: float, audio: AudioSettings) -> list[str]:
 
 
 def loudness_gain(wav: Path, audio: AudioSettings) -> float:
-    """The gain (dB) that brings the whole episode, after the true-peak limiter, to the loudness target.
+    """The gain (dB) that brings the whole episode, as encoded, to the loudness target.
 
-    Limiting the peaks of speech lowers its loudness, so after a first measurement of the raw assembly
-    the gain is corrected by measuring the limited result until it is within GAIN_TOLERANCE_LU.
+    The integrated loudness is measured once over the whole assembly. The limiter that keeps the true
+    peak down, and the MP3 encoder, each take a little loudness away, more the louder the input; that
+    loss is measured on excerpts spread over the episode (speech in the same voices has the same peaks
+    throughout), at several candidate gains in one ffmpeg run, and interpolated. Whole-episode passes
+    would each cost as much as the encode itself.
     """
-    first = measure_loudness(wav, true_peak=False)
-    if first.integrated <= -70:
+    raw = measure_loudness(wav, true_peak=False).integrated
+    if raw <= -70:
         return 0.0  # silence: nothing to normalise
-    gain = audio.loudness - first.integrated
-    for _ in range(GAIN_PASSES):
-        limited = measure_loudness(wav, true_peak=False, filters=",".join(_chain(gain, audio)))
-        error = audio.loudness - limited.integrated
-        if abs(error) < GAIN_TOLERANCE_LU:
-            break
-        # Each extra dB pushes more peaks into the limiter, so the correction converges from below.
-        gain += error
-    return gain + _codec_loss(wav, gain, audio)
+    excerpt = _excerpt(wav)
+    try:
+        base = audio.loudness - raw
+        gains = [base + step for step in GAIN_STEPS]
+        reached = _loudness_at_gains(excerpt, gains, audio)
+        excerpt_raw = measure_loudness(excerpt, true_peak=False).integrated
+        # Loudness after the limiter, predicted for the whole episode at each candidate gain.
+        predicted = [raw + (level - excerpt_raw) for level in reached]
+        gain = _interpolate(gains, predicted, audio.loudness)
+        return gain + _codec_loss(excerpt, gain, audio)
+    finally:
+        if excerpt != wav:
+            excerpt.unlink(missing_ok=True)
 
 
-def _codec_loss(wav: Path, gain: float, audio: AudioSettings, seconds: float = 30.0) -> float:
-    """How much quieter (LU) the MP3 encoder makes the audio, measured on a short excerpt.
+def _loudness_at_gains(wav: Path, gains: list[float], audio: AudioSettings) -> list[float]:
+    """Integrated loudness of `wav` through the encode chain at each gain, in a single ffmpeg run."""
+    labels = [f"g{i}" for i in range(len(gains))]
+    graph = [f"[0:a]asplit={len(gains)}" + "".join(f"[{label}]" for label in labels)]
+    graph += [f"[{label}]{','.join(_chain(gain, audio))},ebur128=peak=none" + (",anullsink" if i else "[out]")
+              for i, (label, gain) in enumerate(zip(labels, gains))]
+    stderr = run_ffmpeg(["-v", "info", "-nostats", "-i", str(wav), "-filter_complex", ";".join(graph),
+                         "-map", "[out]", "-f", "null", "-"], f"measuring the loudness of {wav.name}")
+    # ffmpeg prints the summaries in no fixed order; each names its filter instance, numbered in graph order.
+    found = re.findall(r"Parsed_ebur128_(\d+) @ [^\]]*\] Summary:\s+Integrated loudness:\s+I:\s+(-?[\d.]+|-inf)",
+                       stderr)
+    levels = [float(level) for _, level in sorted(found, key=lambda item: int(item[0]))]
+    if len(levels) != len(gains):
+        raise NarrateError(f"ffmpeg gave {len(levels)} loudness summaries for {len(gains)} gains")
+    return levels
 
-    LAME at podcast bitrates reads about half a loudness unit quieter than its input; encoding a
-    30-second excerpt and measuring both sides costs a fraction of a second and centres the result.
+
+def _interpolate(xs: list[float], ys: list[float], target: float) -> float:
+    """The x at which the increasing, piecewise-linear ys reach `target` (extrapolating at the ends)."""
+    pairs = list(zip(xs, ys))
+    for (x0, y0), (x1, y1) in zip(pairs, pairs[1:]):
+        if target <= y1 or (x1, y1) == pairs[-1]:
+            slope = (y1 - y0) / (x1 - x0) if x1 != x0 else 1.0
+            return x0 + (target - y0) / max(slope, 0.1)
+    return xs[-1]
+
+
+def _excerpt(wav: Path) -> Path:
+    """A WAV of EXCERPTS slices of EXCERPT_SECONDS spread evenly over `wav` (`wav` itself when short)."""
+    with wave.open(str(wav), "rb") as source:
+        rate, frames = source.getframerate(), source.getnframes()
+        piece = int(EXCERPT_SECONDS * rate)
+        if frames <= 2 * EXCERPTS * piece:
+            return wav
+        out = temp_path(wav.parent, suffix=".wav")
+        with wave.open(str(out), "wb") as target:
+            target.setparams(source.getparams())
+            step = (frames - piece) // (EXCERPTS - 1)
+            for i in range(EXCERPTS):
+                source.setpos(i * step)
+                target.writeframes(source.readframes(piece))
+    return out
+
+
+def _codec_loss(wav: Path, gain: float, audio: AudioSettings) -> float:
+    """How much quieter (LU) the MP3 encoder makes the limited audio of `wav` (an excerpt).
+
+    LAME at podcast bitrates reads about half a loudness unit quieter than its input.
     """
-    with wave.open(str(wav), "rb") as w:
-        total = w.getnframes() / w.getframerate()
-    start = max(0.0, total / 2 - seconds / 2)
-    excerpt = ["-ss", f"{start:.3f}", "-t", f"{seconds:.3f}"]
     chain = ",".join(_chain(gain, audio))
     probe = temp_path(wav.parent, suffix=".mp3")
     try:
-        run_ffmpeg(["-y", "-v", "error", *excerpt, "-i", str(wav), "-af", chain, "-ac", str(audio.channels),
+        run_ffmpeg(["-y", "-v", "error", "-i", str(wav), "-af", chain, "-ac", str(audio.channels),
                     "-c:a", "libmp3lame", "-b:a", audio.bitrate, "-f", "mp3", str(probe)], "probing the encoder")
-        before = measure_loudness(wav, true_peak=False, filters=chain, input_args=excerpt).integrated
+        before = measure_loudness(wav, true_peak=False, filters=chain).integrated
         after = measure_loudness(probe, true_peak=False).integrated
     finally:
         probe.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,36 +229,57 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
         # Planned under the lock, so a build that finished while we waited is taken into account.
         record = load_record(output)
         entries = _plan_entries(project, plans, tag_keys, record, output, cache, options)
-        to_build = [plans[e.slug] for e in entries if e.action == "build"]
+        # Longest first: its encode is the longest, so it should start while the others still render.
+        to_build = sorted((plans[e.slug] for e in entries if e.action == "build"),
+                          key=lambda p: -sum(len(piece.spoken) for piece in p.pieces))
         jobs = _render_jobs(to_build, cache, options.force)
-        progress.start("rendering segments", len(jobs))
-        failures = render_jobs(
-            jobs, cache, engine_targets(), workers=options.workers or show.render.workers,
-            timeout=options.timeout or show.render.timeout, on_done=lambda job: progress.advance(),
-            in_process=options.in_process,
-        )
-        progress.finish()
         outcomes: list[EpisodeOutcome] = []
         new_record = dict(record)
-        # After a failure no new piece starts, so an episode is ready only when all its pieces are in the cache.
-        ready = [p for p in to_build if all(cache.has(piece.key) for piece in p.pieces)]
-        for plan in to_build:
-            if plan not in ready:
-                log.warning("episode %d not rebuilt: rendering stopped before all its segments were done; "
-                            "its published version stays", plan.episode.number)
-        progress.start("assembling and encoding episodes", len(ready))
 
         def finish_episode(plan: EpisodePlan) -> EpisodeRecord:
             t0 = time.monotonic()
             rec = _build_episode(plan, show, cache, output, art_for(plan.episode.slug), tag_keys[plan.episode.slug])
-            progress.advance()
             outcomes.append(_outcome(rec, time.monotonic() - t0, "built"))
             return rec
 
-        with ThreadPoolExecutor(max_workers=max(1, min(len(ready), os.cpu_count() or 1))) as pool:
-            for rec in pool.map(finish_episode, ready):
+        # An episode is assembled and encoded as soon as its last piece is rendered, while the workers go
+        # on with the next episode: encoding overlaps rendering instead of waiting for all of it.
+        waiting = {p.episode.slug: {j.key for j in jobs} & {piece.key for piece in p.pieces} for p in to_build}
+        futures: dict[str, Future[EpisodeRecord]] = {}
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+
+            def release(plan: EpisodePlan) -> None:
+                futures[plan.episode.slug] = pool.submit(finish_episode, plan)
+
+            def rendered(job: RenderJob) -> None:
+                progress.advance()
+                for plan in to_build:
+                    keys = waiting[plan.episode.slug]
+                    if job.key in keys:
+                        keys.discard(job.key)
+                        if not keys:
+                            release(plan)
+
+            for plan in to_build:
+                if not waiting[plan.episode.slug]:
+                    release(plan)
+            progress.start("rendering segments", len(jobs))
+            failures = render_jobs(
+                jobs, cache, engine_targets(), workers=options.workers or show.render.workers,
+                timeout=options.timeout or show.render.timeout, on_done=rendered, in_process=options.in_process,
+            )
+            progress.finish()
+            for plan in to_build:
+                if plan.episode.slug not in futures:
+                    # After a failure no new piece starts: this episode keeps its published version.
+                    log.warning("episode %d not rebuilt: rendering stopped before all its segments were done; "
+                                "its published version stays", plan.episode.number)
+            progress.start("assembling and encoding episodes", len(futures))
+            for future in as_completed(futures.values()):
+                rec = future.result()
                 new_record[rec.slug] = rec
-        progress.finish()
+                progress.advance()
+            progress.finish()
         for entry in entries:
             if entry.action == "retag":
                 t0 = time.monotonic()
