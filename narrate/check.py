@@ -12,7 +12,7 @@ from narrate.config import find_show_file, load_show
 from narrate.cover import load_artwork
 from narrate.errors import UserError
 from narrate.lexicon import merge_lexicons
-from narrate.model import VoiceSpec
+from narrate.model import Pause, VoiceSpec
 from narrate.normalize import spoken_text
 from narrate.plan import EngineInfo, plan_episode
 from narrate.render import verify_and_trim
@@ -43,7 +43,7 @@ def estimate_seconds(project: Project, number: int) -> float:
     for chapter in episode.chapters:
         seconds += audio.pause_chapter
         for item in chapter.items:
-            if hasattr(item, "seconds"):
+            if isinstance(item, Pause):
                 seconds += item.seconds
                 continue
             words = len(item.text.split())

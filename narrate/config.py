@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,6 +61,14 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def report_unknown(raw: dict, known: tuple[str, ...], what: str, loc: Callable[[str], Location],
+                   problems: Problems) -> None:
+    """Record every key of `raw` that is not in `known` (a typo would otherwise be ignored silently)."""
+    for key in raw:
+        if key not in known:
+            problems.add(loc(key), f"unknown {what} '{key}' (known: {', '.join(known)})")
+
+
 def parse_pause(value: Any) -> float | None:
     """A pause length from `1.5`, `'1.5s'` or `'300ms'`, or None when invalid."""
     if isinstance(value, bool):
@@ -81,9 +90,7 @@ def parse_voice(raw: Any, where: Location, problems: Problems, base: VoiceSpec |
     if not isinstance(raw, dict):
         problems.add(where, "a voice must be a mapping with engine, voice, rate, pitch")
         return None
-    for key in raw:
-        if key not in VOICE_KEYS:
-            problems.add(where, f"unknown voice key '{key}' (known: {', '.join(VOICE_KEYS)})")
+    report_unknown(raw, VOICE_KEYS, "voice key", lambda key: where, problems)
     engine = raw.get("engine", base.engine if base else "pyttsx3")
     voice = raw.get("voice", base.voice if base else None)
     rate = raw.get("rate", base.rate if base else None)
@@ -177,9 +184,7 @@ def parse_show(scripts_dir: Path, problems: Problems) -> Show | None:
     def loc(key: str, mapping: Any = raw) -> Location:
         return Location(shown, line_of(mapping, key))
 
-    for key in raw:
-        if key not in SHOW_KEYS:
-            problems.add(loc(key), f"unknown show setting '{key}' (known: {', '.join(SHOW_KEYS)})")
+    report_unknown(raw, SHOW_KEYS, "show setting", loc, problems)
     title = _str(raw, "title", loc("title"), problems, required=True)
     author = _str(raw, "author", loc("author"), problems, required=True)
     description = _str(raw, "description", loc("description"), problems, required=True)
@@ -265,9 +270,7 @@ def _parse_audio(raw: Any, root: Path, shown: str, where: Location, problems: Pr
     def loc(key: str, mapping: Any = raw) -> Location:
         return Location(shown, line_of(mapping, key))
 
-    for key in raw:
-        if key not in AUDIO_KEYS:
-            problems.add(loc(key), f"unknown audio setting '{key}' (known: {', '.join(AUDIO_KEYS)})")
+    report_unknown(raw, AUDIO_KEYS, "audio setting", loc, problems)
     values: dict[str, Any] = {}
     rate = raw.get("sample_rate", defaults.sample_rate)
     if rate not in (22050, 24000, 32000, 44100, 48000):

@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
-from narrate.config import display_path, parse_pause, parse_show, read_text
+from narrate.config import display_path, parse_pause, parse_show, parse_voice, read_text, report_unknown
 from narrate.errors import Problems
 from narrate.lexicon import parse_lexicon
 from narrate.model import ROLES, Chapter, DocumentInfo, Episode, Location, Pause, Segment, Show, VoiceSpec
@@ -152,9 +152,7 @@ def _parse_front(meta: dict, shown: str, problems: Problems) -> dict[str, Any]:
     def loc(key: str, mapping: Any = meta) -> Location:
         return Location(shown, line_of(mapping, key, 2))
 
-    for key in meta:
-        if key not in FRONT_KEYS:
-            problems.add(loc(key), f"unknown front matter key '{key}' (known: {', '.join(FRONT_KEYS)})")
+    report_unknown(meta, FRONT_KEYS, "front matter key", loc, problems)
     title = meta.get("title")
     if title is None or (isinstance(title, str) and not title.strip()):
         problems.add(loc("title"), "missing episode title (add 'title: ...' to the front matter)")
@@ -272,8 +270,6 @@ def _container(info: str, loc: Location, show: Show | None, problems: Problems) 
             continue
         raw[key] = int(value) if key in ("rate", "pitch") and value.isdigit() else value
     base = show.voice_for(role) if show else None
-    from narrate.config import parse_voice  # local: config imports nothing from here
-
     return role, parse_voice(raw, loc, problems, base=base)
 
 
