@@ -102,8 +102,12 @@ def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[i
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path), required=False)
 @click.option("--published", is_flag=True, help="Check built output (default folder: audio) instead of scripts.")
+@click.option("--loudness", type=float, default=-16.0, show_default=True,
+              help="With --published: the integrated loudness target (LUFS) the show was built for.")
+@click.option("--true-peak", type=float, default=-1.0, show_default=True,
+              help="With --published: the true-peak ceiling (dBTP) the show was built for.")
 @click.pass_context
-def check(ctx: click.Context, folder: Path | None, published: bool) -> None:
+def check(ctx: click.Context, folder: Path | None, published: bool, loudness: float, true_peak: float) -> None:
     """Validate the scripts in FOLDER (default: scripts) without rendering, or built output with --published."""
     from narrate.ui import print_check_table
 
@@ -111,7 +115,7 @@ def check(ctx: click.Context, folder: Path | None, published: bool) -> None:
         from narrate.published import check_published
         from narrate.ui import print_published_report
 
-        report = check_published(folder or Path("audio"))
+        report = check_published(folder or Path("audio"), loudness=loudness, true_peak=true_peak)
         if not ctx.obj["quiet"]:
             print_published_report(report)
         for problem in report.problems:
