@@ -14,6 +14,7 @@ import subprocess
 import wave
 import warnings
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -201,24 +202,28 @@ def loudness_gain(wav: Path, audio: AudioSettings) -> float:
     peak down, and the MP3 encoder, each take a little loudness away, more the louder the input; that
     loss is measured on excerpts spread over the episode (speech in the same voices has the same peaks
     throughout), at several candidate gains in one ffmpeg run, and interpolated. Whole-episode passes
-    would each cost as much as the encode itself.
+    would each cost as much as the encode itself; the excerpt work runs beside the whole measurement.
     """
-    raw = measure_loudness(wav, true_peak=False).integrated
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        whole = pool.submit(measure_loudness, wav, False)
+        excerpt = _excerpt(wav)
+        try:
+            excerpt_raw = measure_loudness(excerpt, true_peak=False).integrated
+            if excerpt_raw > -70:
+                gains = [audio.loudness - excerpt_raw + step for step in GAIN_STEPS]
+                reached = _loudness_at_gains(excerpt, gains, audio)
+                codec = _codec_loss(excerpt, _interpolate(gains, reached, audio.loudness), audio)
+        finally:
+            if excerpt != wav:
+                excerpt.unlink(missing_ok=True)
+        raw = whole.result().integrated
     if raw <= -70:
         return 0.0  # silence: nothing to normalise
-    excerpt = _excerpt(wav)
-    try:
-        base = audio.loudness - raw
-        gains = [base + step for step in GAIN_STEPS]
-        reached = _loudness_at_gains(excerpt, gains, audio)
-        excerpt_raw = measure_loudness(excerpt, true_peak=False).integrated
-        # Loudness after the limiter, predicted for the whole episode at each candidate gain.
-        predicted = [raw + (level - excerpt_raw) for level in reached]
-        gain = _interpolate(gains, predicted, audio.loudness)
-        return gain + _codec_loss(excerpt, gain, audio)
-    finally:
-        if excerpt != wav:
-            excerpt.unlink(missing_ok=True)
+    if excerpt_raw <= -70:
+        return audio.loudness - raw  # the excerpts are silent: nothing to learn the limiter's effect from
+    # Loudness of the whole episode after the limiter, predicted at each candidate gain.
+    predicted = [raw + (level - excerpt_raw) for level in reached]
+    return _interpolate(gains, predicted, audio.loudness) + codec
 
 
 def _loudness_at_gains(wav: Path, gains: list[float], audio: AudioSettings) -> list[float]:

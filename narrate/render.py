@@ -140,9 +140,15 @@ class _Worker:
 
     def wait_ready(self, seconds: float = STARTUP_TIMEOUT) -> None:
         """Wait for the worker to finish starting, so start-up never counts against a segment's timeout."""
-        if not self.conn.poll(seconds) or self.conn.recv() != ("ready",):
+        try:
+            ready = self.conn.poll(seconds) and self.conn.recv() == ("ready",)
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            code = self.process.exitcode
             self.stop(kill=True)
-            raise NarrateError(f"a render worker did not start within {seconds:g}s")
+            raise NarrateError(f"a render worker did not start within {seconds:g}s"
+                               + (f" (it exited with code {code})" if code is not None else ""))
 
     def give(self, job: RenderJob, timeout: float) -> None:
         self.job, self.deadline = job, time.monotonic() + timeout
