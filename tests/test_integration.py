@@ -212,3 +212,23 @@ def test_espeak_from_the_wheel_alone(tmp_path: Path) -> None:
             f"Pyttsx3Engine().render('Dubček and Husák.', VoiceSpec('pyttsx3', 'gmw/en-us', 175), Path({str(out)!r}))")
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
     assert out.stat().st_size > 10000
+
+
+def test_wheel_espeak_and_piper_share_a_process(tmp_path: Path) -> None:
+    """Piper links its own espeak-ng; the wheel's copy, loaded for pyttsx3, must not interpose on it."""
+    pytest.importorskip("piper")
+    env = {**os.environ, "NARRATE_ESPEAK": "bundled"}
+    env.pop("ESPEAK_DATA_PATH", None)
+    code = (
+        "from pathlib import Path; from narrate.model import VoiceSpec\n"
+        "from narrate.engines.pyttsx3_engine import Pyttsx3Engine\n"
+        "from narrate.engines.piper_engine import PiperEngine\n"
+        f"out = Path({str(tmp_path)!r})\n"
+        "Pyttsx3Engine().render('First espeak.', VoiceSpec('pyttsx3', 'gmw/en-us', 175), out / 'a.wav')\n"
+        "piper = PiperEngine()\n"
+        "piper.render('Then Piper.', VoiceSpec('piper', 'en_US-joe-medium'), out / 'b.wav')\n"
+        "Pyttsx3Engine().render('Espeak again.', VoiceSpec('pyttsx3', 'gmw/en-us', 175), out / 'c.wav')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert all((tmp_path / name).stat().st_size > 10000 for name in ("a.wav", "b.wav", "c.wav"))

@@ -55,7 +55,8 @@ def prepare_espeak() -> str:
     library = Path(espeakng_loader.get_library_path())
     versioned = library.with_name(library.name + ".1")
     # pyttsx3 dlopens "libespeak-ng.so.1" by soname; loading the wheel's copy first makes that resolve to it.
-    ctypes.CDLL(str(versioned if versioned.exists() else library), mode=ctypes.RTLD_GLOBAL)
+    # RTLD_LOCAL: its symbols must not interpose on another espeak-ng in the process (piper links its own).
+    ctypes.CDLL(str(versioned if versioned.exists() else library), mode=ctypes.RTLD_LOCAL)
     _espeak_source = "espeakng-loader"
     return _espeak_source
 
