@@ -246,12 +246,14 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
         # on with the next episode: encoding overlaps rendering instead of waiting for all of it.
         waiting = {p.episode.slug: {j.key for j in jobs} & {piece.key for piece in p.pieces} for p in to_build}
         futures: dict[str, Future[EpisodeRecord]] = {}
+        done: list[str] = []
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
 
             def release(plan: EpisodePlan) -> None:
                 futures[plan.episode.slug] = pool.submit(finish_episode, plan)
 
             def rendered(job: RenderJob) -> None:
+                done.append(job.key)
                 progress.advance()
                 for plan in to_build:
                     keys = waiting[plan.episode.slug]
@@ -305,7 +307,7 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
     failure_lines = tuple(str(f) for f in failures)
     return BuildReport(
         tuple(entries), tuple(sorted(outcomes, key=lambda o: o.number)), failure_lines,
-        rendered=len(jobs) - len(failures), written=tuple(written), seconds=time.monotonic() - started,
+        rendered=len(done), written=tuple(written), seconds=time.monotonic() - started,
     )
 
 
