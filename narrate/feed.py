@@ -157,6 +157,11 @@ def _citation_parts(document: dict[str, Any]) -> list[str]:
     return parts
 
 
+def _sentence(text: str) -> str:
+    """`text` ending in exactly one full stop (a citation often ends in its own)."""
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def item_description(record: EpisodeRecord) -> str:
     """The plain-text item description: the summary, then a line naming the narrated document."""
     document = record.document or {}
@@ -164,7 +169,7 @@ def item_description(record: EpisodeRecord) -> str:
     title = str(document.get("title") or "").strip()
     parts = _citation_parts(document)
     if title or parts:
-        lines.append("Document: " + "; ".join(([f"“{title}”"] if title else []) + parts) + ".")
+        lines.append(_sentence("Document: " + "; ".join(([f"“{title}”"] if title else []) + parts)))
     # The citation is short and worth keeping: cut the summary, not the citation, when too long.
     if len("\n\n".join(lines).encode("utf-8")) > MAX_DESCRIPTION_BYTES and len(lines) == 2:
         room = MAX_DESCRIPTION_BYTES - len(("\n\n" + lines[1]).encode("utf-8"))
@@ -220,7 +225,7 @@ def _item_html(record: EpisodeRecord, base_url: str, summary: str) -> str:
                 cite.text = clean_text(title)
             last = cite
         tail = "; ".join(parts)
-        tail = (("; " + tail) if title and tail else tail) + "."
+        tail = _sentence(("; " + tail) if title and tail else tail)
         if rights:
             tail += f" {rights}"
         if last is None:

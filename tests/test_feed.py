@@ -364,3 +364,13 @@ def test_empty_show_still_builds() -> None:
     channel = ET.fromstring(feed).find("channel")
     assert channel is not None and channel.findall("item") == [] and channel.find("lastBuildDate") is None
     assert podcastparser.parse(FEED_URL, BytesIO(feed))["episodes"] == []
+
+
+def test_citation_ending_in_a_full_stop_gets_no_second_one() -> None:
+    from dataclasses import replace
+
+    from narrate.feed import item_description
+
+    record = replace(RECORD_2, document={**RECORD_2.document, "source": "Published by CEU Press (2010)."})
+    text = item_description(record)
+    assert text.endswith("(2010).") and ".." not in text
