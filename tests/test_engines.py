@@ -545,3 +545,16 @@ def test_shipped_document_is_read_verbatim(shipped, number: int, seed: str) -> N
     assert documents
     missing = [f"{s.location}: {s.text[:60]}" for s in documents if _collapse(s.text) not in source]
     assert not missing, missing
+
+
+def test_third_party_engine_registers_through_an_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed package names its engine in the `narrate.engines` entry-point group."""
+    from importlib.metadata import EntryPoint
+
+    import narrate.engines as engines
+
+    point = EntryPoint(name="thirdparty", value="tests.fake_engine:FakeEngine", group="narrate.engines")
+    monkeypatch.setattr(engines, "entry_points", lambda group: [point] if group == "narrate.engines" else [])
+    assert engines.engine_targets()["thirdparty"] == "tests.fake_engine:FakeEngine"
+    engine = engines.load_engine("thirdparty")()
+    assert [v.id for v in engine.voices()] == ["low", "high"]
