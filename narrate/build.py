@@ -22,7 +22,7 @@ from narrate.audio import assemble, encode_mp3
 from narrate.cache import Cache
 from narrate.cover import episode_artwork, load_artwork
 from narrate.engines import engine_targets
-from narrate.errors import UserError
+from narrate.errors import NarrateError, UserError
 from narrate.fsutil import build_lock, remove_stale_temps, replace as move_into_place, temp_path
 from narrate.model import Episode, Show
 from narrate.plan import EngineInfo, EpisodePlan, Piece, plan_episode
@@ -277,8 +277,15 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
                     log.warning("episode %d not rebuilt: rendering stopped before all its segments were done; "
                                 "its published version stays", plan.episode.number)
             progress.start("assembling and encoding episodes", len(futures))
+            failure_lines = [str(f) for f in failures]
+            slugs = {future: slug for slug, future in futures.items()}
             for future in as_completed(futures.values()):
-                rec = future.result()
+                try:
+                    rec = future.result()
+                except NarrateError as exc:
+                    # This episode keeps its published version; the others still publish.
+                    failure_lines.append(f"{plans[slugs[future]].episode.path}: {exc.message}")
+                    continue
                 new_record[rec.slug] = rec
                 progress.advance()
             progress.finish()
@@ -291,8 +298,11 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
                 outcomes.append(_outcome(rec, time.monotonic() - t0, "retagged"))
             elif entry.action == "unchanged":
                 outcomes.append(_outcome(record[entry.slug], 0.0, "unchanged"))
+        numbers_built = {rec.number for slug, rec in new_record.items() if slug in plans}
         for entry in entries:
-            if entry.action in ("prune", "superseded") and entry.slug in new_record:
+            # A renamed script's old files go only once the episode is published under its new name.
+            superseded = entry.action == "superseded" and entry.number in numbers_built
+            if (entry.action == "prune" or superseded) and entry.slug in new_record:
                 old = new_record.pop(entry.slug)
                 for name in published_files(old):
                     (output / name).unlink(missing_ok=True)
@@ -304,9 +314,8 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
             written.append(str(guids.path))
         if save_record(output, new_record):
             log.debug("build record updated")
-    failure_lines = tuple(str(f) for f in failures)
     return BuildReport(
-        tuple(entries), tuple(sorted(outcomes, key=lambda o: o.number)), failure_lines,
+        tuple(entries), tuple(sorted(outcomes, key=lambda o: o.number)), tuple(failure_lines),
         rendered=len(done), written=tuple(written), seconds=time.monotonic() - started,
     )
 

@@ -113,3 +113,36 @@ def test_second_concurrent_build_refuses(show_dir: Path, tmp_path: Path) -> None
     assert not (options.output / "001-first.mp3").exists()
     build(show_dir, options)
     assert (options.output / "001-first.mp3").exists()
+
+
+def test_an_encode_failure_keeps_the_other_episodes(two_episodes: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import narrate.build as build_module
+    from narrate.errors import NarrateError
+
+    real = build_module._build_episode
+
+    def failing(plan, *args, **kwargs):
+        if plan.episode.number == 2:
+            raise NarrateError("ffmpeg failed while encoding: simulated")
+        return real(plan, *args, **kwargs)
+
+    monkeypatch.setattr(build_module, "_build_episode", failing)
+    report = build(two_episodes, _options(tmp_path, in_process=True))
+    assert len(report.failures) == 1 and "002-second.md: ffmpeg failed while encoding" in report.failures[0]
+    out = tmp_path / "audio"
+    assert (out / "001-first.mp3").exists() and not (out / "002-second.mp3").exists()
+    assert b"001-first.mp3" in (out / "feed.xml").read_bytes()
+
+
+def test_renamed_script_that_fails_keeps_its_old_file(show_dir: Path, tmp_path: Path) -> None:
+    options = _options(tmp_path, in_process=True)
+    build(show_dir, options)
+    text = (show_dir / "001-first.md").read_text().replace("A closing citation.", "A closing SILENCE citation.")
+    (show_dir / "001-first.md").unlink()
+    (show_dir / "001-renamed.md").write_text(text)
+    report = build(show_dir, options)
+    assert report.failures
+    out = options.output
+    assert (out / "001-first.mp3").exists() and not (out / "001-renamed.mp3").exists()
+    assert b"001-first.mp3" in (out / "feed.xml").read_bytes()
