@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 #: Head-room kept under the true-peak target for the MP3 encoder's own overshoot.
 LIMITER_MARGIN_DB = 1.0
 GAIN_STEPS = (0.0, 1.0, 2.0, 3.5)  # dB above the linear gain: the limiter takes back up to a few LU
+PROBE_STEP = 1  # the candidate gain at which the encoder's own loss is measured
 EXCERPTS = 8  # slices of the episode on which the limiter's and encoder's loudness loss is measured
 EXCERPT_SECONDS = 8.0
 
@@ -201,18 +202,23 @@ def loudness_gain(wav: Path, audio: AudioSettings) -> float:
     The integrated loudness is measured once over the whole assembly. The limiter that keeps the true
     peak down, and the MP3 encoder, each take a little loudness away, more the louder the input; that
     loss is measured on excerpts spread over the episode (speech in the same voices has the same peaks
-    throughout), at several candidate gains in one ffmpeg run, and interpolated. Whole-episode passes
-    would each cost as much as the encode itself; the excerpt work runs beside the whole measurement.
+    throughout): through the encode chain at several candidate gains in one ffmpeg run, and through
+    the encoder itself at one of them. The three measurements run side by side; whole-episode passes
+    would each cost as much as the encode itself.
     """
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         whole = pool.submit(measure_loudness, wav, False)
         excerpt = _excerpt(wav)
         try:
             excerpt_raw = measure_loudness(excerpt, true_peak=False).integrated
             if excerpt_raw > -70:
                 gains = [audio.loudness - excerpt_raw + step for step in GAIN_STEPS]
+                encoded = pool.submit(_encoded_loudness, excerpt, gains[PROBE_STEP], audio)
                 reached = _loudness_at_gains(excerpt, gains, audio)
-                codec = _codec_loss(excerpt, _interpolate(gains, reached, audio.loudness), audio)
+                # What the MP3 encoder takes away, at a gain close to the one that will be used.
+                after = encoded.result()
+                codec = reached[PROBE_STEP] - after if -70 < after else 0.0
+                codec = codec if abs(codec) < 3 else 0.0
         finally:
             if excerpt != wav:
                 excerpt.unlink(missing_ok=True)
@@ -224,6 +230,18 @@ def loudness_gain(wav: Path, audio: AudioSettings) -> float:
     # Loudness of the whole episode after the limiter, predicted at each candidate gain.
     predicted = [raw + (level - excerpt_raw) for level in reached]
     return _interpolate(gains, predicted, audio.loudness) + codec
+
+
+def _encoded_loudness(wav: Path, gain: float, audio: AudioSettings) -> float:
+    """Integrated loudness of `wav` after the encode chain at `gain` and the MP3 encoder."""
+    probe = temp_path(wav.parent, suffix=".mp3")
+    try:
+        run_ffmpeg(["-y", "-v", "error", "-i", str(wav), "-af", ",".join(_chain(gain, audio)),
+                    "-ac", str(audio.channels), "-c:a", "libmp3lame", "-b:a", audio.bitrate, "-f", "mp3", str(probe)],
+                   "probing the encoder")
+        return measure_loudness(probe, true_peak=False).integrated
+    finally:
+        probe.unlink(missing_ok=True)
 
 
 def _loudness_at_gains(wav: Path, gains: list[float], audio: AudioSettings) -> list[float]:
@@ -268,24 +286,6 @@ def _excerpt(wav: Path) -> Path:
                 source.setpos(i * step)
                 target.writeframes(source.readframes(piece))
     return out
-
-
-def _codec_loss(wav: Path, gain: float, audio: AudioSettings) -> float:
-    """How much quieter (LU) the MP3 encoder makes the limited audio of `wav` (an excerpt).
-
-    LAME at podcast bitrates reads about half a loudness unit quieter than its input.
-    """
-    chain = ",".join(_chain(gain, audio))
-    probe = temp_path(wav.parent, suffix=".mp3")
-    try:
-        run_ffmpeg(["-y", "-v", "error", "-i", str(wav), "-af", chain, "-ac", str(audio.channels),
-                    "-c:a", "libmp3lame", "-b:a", audio.bitrate, "-f", "mp3", str(probe)], "probing the encoder")
-        before = measure_loudness(wav, true_peak=False, filters=chain).integrated
-        after = measure_loudness(probe, true_peak=False).integrated
-    finally:
-        probe.unlink(missing_ok=True)
-    loss = before - after
-    return loss if -70 < after and abs(loss) < 3 else 0.0
 
 
 def encode_mp3(assembled: AssembledAudio, out: Path, audio: AudioSettings) -> float:
