@@ -86,10 +86,11 @@ class Cache:
         data = wav_file.read_bytes()
         with wave.open(str(wav_file), "rb") as w:
             rate, frames = w.getframerate(), w.getnframes()
-        replace(wav_file, dest)
+        # No fsync: an entry torn by a power cut fails its checksum and is rendered again.
+        replace(wav_file, dest, durable=False)
         meta = {"format": CACHE_FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
                 "rate": rate, "frames": frames, "text": text[:200]}
-        write_atomic(dest.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode())
+        write_atomic(dest.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode(), durable=False)
         return CachedAudio(key, dest, rate, frames)
 
     def temp_wav(self) -> Path:

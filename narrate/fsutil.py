@@ -27,8 +27,11 @@ def fsync_file(path: Path) -> None:
         os.fsync(f.fileno())
 
 
-def replace(tmp: Path, dest: Path) -> None:
-    """Rename a finished temporary file over `dest` (atomic on POSIX) and sync the folder."""
+def replace(tmp: Path, dest: Path, durable: bool = True) -> None:
+    """Rename a finished temporary file over `dest` (atomic on POSIX); `durable` syncs it to disk first."""
+    if not durable:
+        os.replace(tmp, dest)
+        return
     fsync_file(tmp)
     os.replace(tmp, dest)
     with contextlib.suppress(OSError):
@@ -39,12 +42,12 @@ def replace(tmp: Path, dest: Path) -> None:
             os.close(fd)
 
 
-def write_atomic(dest: Path, data: bytes) -> None:
+def write_atomic(dest: Path, data: bytes, durable: bool = True) -> None:
     """Write bytes to a temporary file beside `dest` and rename it into place."""
     tmp = temp_path(dest.parent, suffix=dest.suffix)
     try:
         tmp.write_bytes(data)
-        replace(tmp, dest)
+        replace(tmp, dest, durable)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
