@@ -30,7 +30,7 @@ from narrate.publish import publish, published_files
 from narrate.record import ChapterTime, Cue, EpisodeRecord, GuidRegistry, load_record, save_record
 from narrate.render import RenderJob, render_jobs
 from narrate.script import Project, load_project
-from narrate.tags import Artwork, ChapterMark, full_text, write_tags
+from narrate.tags import Artwork, full_text, write_tags
 from narrate.voices import prepare_engines
 
 log = logging.getLogger(__name__)
@@ -377,7 +377,7 @@ def _build_episode(plan: EpisodePlan, show: Show, cache: Cache, output: Path, ar
         encode_mp3(assembled, mp3, show.audio)
         placements = {p.index: (p.start, p.end) for p in assembled.placements}
         chapters, cues = _timings(plan, placements, assembled.duration)
-        _tag(mp3, show, episode, chapters, artwork)
+        write_tags(mp3, show, episode, chapters, artwork)
         file = f"{episode.slug}.mp3"
         size = mp3.stat().st_size
         move_into_place(mp3, output / file)
@@ -388,11 +388,6 @@ def _build_episode(plan: EpisodePlan, show: Show, cache: Cache, output: Path, ar
     return _record_for(plan, show, file, size, assembled.duration, tag, chapters, cues)
 
 
-def _tag(path: Path, show: Show, episode: Episode, chapters: tuple[ChapterTime, ...], artwork: Artwork | None) -> None:
-    marks = [ChapterMark(c.title, round(c.start * 1000), round(c.end * 1000)) for c in chapters]
-    write_tags(path, show, episode, marks, artwork)
-
-
 def _retag(plan: EpisodePlan, show: Show, old: EpisodeRecord, output: Path, artwork: Artwork | None,
            tag: str) -> EpisodeRecord:
     """Rewrite only the tags of an episode whose audio is unchanged."""
@@ -401,7 +396,7 @@ def _retag(plan: EpisodePlan, show: Show, old: EpisodeRecord, output: Path, artw
     tmp = temp_path(output, suffix=".mp3")
     try:
         shutil.copyfile(output / old.file, tmp)
-        _tag(tmp, show, episode, chapters, artwork)
+        write_tags(tmp, show, episode, chapters, artwork)
         size = tmp.stat().st_size
         move_into_place(tmp, output / old.file)
     finally:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import langcodes
@@ -11,15 +12,7 @@ from mutagen.id3 import (
 )
 
 from narrate.model import Episode, Show
-
-
-@dataclass(frozen=True)
-class ChapterMark:
-    """A chapter as placed in the finished audio, in milliseconds."""
-
-    title: str
-    start_ms: int
-    end_ms: int
+from narrate.record import ChapterTime
 
 
 @dataclass(frozen=True)
@@ -47,7 +40,8 @@ def full_text(episode: Episode) -> str:
     return "\n\n".join(parts)
 
 
-def write_tags(path: Path, show: Show, episode: Episode, chapters: list[ChapterMark], artwork: Artwork | None) -> None:
+def write_tags(path: Path, show: Show, episode: Episode, chapters: Sequence[ChapterTime],
+               artwork: Artwork | None) -> None:
     """Replace every tag in `path` with the episode's metadata and chapters, saved as ID3v2.3."""
     try:
         tags = ID3(path)
@@ -76,7 +70,7 @@ def write_tags(path: Path, show: Show, episode: Episode, chapters: list[ChapterM
         tags.add(APIC(encoding=3, mime=artwork.mime, type=3, desc="Cover", data=artwork.data))
     ids = [f"chp{i}" for i in range(len(chapters))]
     for element_id, mark in zip(ids, chapters):
-        tags.add(CHAP(element_id=element_id, start_time=mark.start_ms, end_time=mark.end_ms,
+        tags.add(CHAP(element_id=element_id, start_time=round(mark.start * 1000), end_time=round(mark.end * 1000),
                       start_offset=0xFFFFFFFF, end_offset=0xFFFFFFFF,
                       sub_frames=[TIT2(encoding=3, text=mark.title)]))
     if chapters:

@@ -16,7 +16,7 @@ from narrate.feed import FeedItem, build_feed
 from narrate.model import Chapter, DocumentInfo, Episode, Location, Show
 from narrate.published import PublishedReport, check_published
 from narrate.record import ChapterTime, Cue, EpisodeRecord
-from narrate.tags import ChapterMark, write_tags
+from narrate.tags import write_tags
 from narrate.transcript import chapters_json, srt, webvtt
 
 BASE = "https://example.org/show/"
@@ -49,8 +49,8 @@ def _encode(out: Path, gain_db: float) -> None:
                 "-id3v2_version", "0", "-write_id3v1", "0", str(out)], "encoding the test tone")
 
 
-def _tag(path: Path, marks: list[ChapterMark] | None = None) -> None:
-    marks = marks or [ChapterMark(c.title, round(c.start * 1000), round(c.end * 1000)) for c in CHAPTERS]
+def _tag(path: Path, marks: list[ChapterTime] | None = None) -> None:
+    marks = marks or list(CHAPTERS)
     write_tags(path, SHOW, EPISODE, marks, None)
 
 
@@ -125,7 +125,7 @@ def test_missing_vtt(copy: Path) -> None:
 
 
 def test_chapters_not_starting_at_zero(copy: Path) -> None:
-    _tag(copy / MP3, [ChapterMark("Opening", 1000, 3000), ChapterMark("Closing", 3000, SECONDS * 1000)])
+    _tag(copy / MP3, [ChapterTime("Opening", 1.0, 3.0), ChapterTime("Closing", 3.0, SECONDS)])
     report = check_published(copy)
     _has(report, MP3, "first chapter starts at 1.000 s, not 0")
     _has(report, f"{SLUG}.chapters.json", "chapter 1 starts at 0.000 s")
