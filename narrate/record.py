@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from narrate.errors import UserError
 from narrate.fsutil import write_if_changed
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,6 @@ class GuidRegistry:
                 raw = json.loads(self.path.read_text(encoding="utf-8"))
                 self.entries = {str(k): dict(v) for k, v in raw.get("episodes", {}).items()}
             except (OSError, ValueError, AttributeError, TypeError) as exc:
-                from narrate.errors import UserError
-
                 raise UserError(f"{self.path}:1: the GUID registry is damaged ({exc}); restore it from version "
                                 "control: published GUIDs must never change") from None
 
