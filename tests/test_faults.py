@@ -146,3 +146,13 @@ def test_renamed_script_that_fails_keeps_its_old_file(show_dir: Path, tmp_path: 
     out = options.output
     assert (out / "001-first.mp3").exists() and not (out / "001-renamed.mp3").exists()
     assert b"001-first.mp3" in (out / "feed.xml").read_bytes()
+
+
+def test_damaged_guid_registry_is_a_clear_error_not_a_new_set_of_guids(show_dir: Path, tmp_path: Path) -> None:
+    (show_dir / "guids.json").write_text("{ not json")
+    result = CliRunner().invoke(main, ["build", str(show_dir), "-o", str(tmp_path / "audio"),
+                                       "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 2
+    assert "guids.json:1: the GUID registry is damaged" in result.output
+    assert (show_dir / "guids.json").read_text() == "{ not json"
+    assert not (tmp_path / "audio").exists()
