@@ -20,7 +20,7 @@ from narrate.cache import Cache
 from narrate.cli import main
 from narrate.record import RECORD_NAME
 from narrate.transcript import parse_webvtt
-from tests.conftest import EPISODE_ONE, EPISODE_TWO, write_show
+from tests.conftest import EPISODE_ONE, EPISODE_TWO, SHOW_YAML, write_show
 
 TODAY = dt.date(2026, 6, 1)
 
@@ -54,18 +54,10 @@ def test_guid_survives_title_audio_and_file_name_changes(tmp_path: Path) -> None
     assert json.loads((scripts / "guids.json").read_text())["episodes"]["1"]["guid"] == guid
 
 
-TRICKY_SHOW = """\
-title: "Husák & Dubček: <Archive> “Voices” 🎙️"
-author: "Mlynář & Co."
-description: "Quotes \\"here\\", ampersands & angles <b>, emoji 🎧 and Czech: Příliš žluťoučký kůň."
-language: en
-category: History
-explicit: false
-base_url: https://example.org/show/
-voices:
-  narrator: {engine: fake, voice: low, rate: 175}
-  document: {engine: fake, voice: high, rate: 175}
-"""
+TRICKY_SHOW = SHOW_YAML.replace('title: "Test Show & Friends"', 'title: "Husák & Dubček: <Archive> “Voices” 🎙️"').replace(
+    "author: Test Author", 'author: "Mlynář & Co."').replace(
+    "description: A show for tests.",
+    'description: "Quotes \\"here\\", ampersands & angles <b>, emoji 🎧 and Czech: Příliš žluťoučký kůň."')
 
 TRICKY_EPISODE = """\
 ---
