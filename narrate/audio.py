@@ -8,6 +8,7 @@ encode applies the one gain that reaches the target and a limiter that keeps the
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -42,8 +43,17 @@ EXCERPT_SECONDS = 8.0
 
 @lru_cache(maxsize=1)
 def find_ffmpeg() -> str:
-    """The system's ffmpeg when there is one, else the binary from the imageio-ffmpeg wheel."""
-    path = shutil.which("ffmpeg")
+    """The imageio-ffmpeg wheel's binary; NARRATE_FFMPEG=system takes the one on PATH, or a path to one."""
+    choice = os.environ.get("NARRATE_FFMPEG", "").strip()
+    path = None
+    if choice == "system":
+        path = shutil.which("ffmpeg")
+        if path is None:
+            raise UserError("NARRATE_FFMPEG=system but there is no ffmpeg on PATH")
+    elif choice and choice != "bundled":
+        path = shutil.which(choice)
+        if path is None:
+            raise UserError(f"NARRATE_FFMPEG={choice}: no such executable")
     if path is None:
         try:
             import imageio_ffmpeg

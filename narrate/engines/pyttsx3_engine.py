@@ -39,11 +39,14 @@ def _package_version(name: str) -> str:
 
 
 def prepare_espeak() -> str:
-    """Make libespeak-ng loadable by pyttsx3: the system's, else the espeakng-loader wheel's."""
+    """Make libespeak-ng loadable by pyttsx3: the espeakng-loader wheel's, or the system's with NARRATE_ESPEAK=system."""
     global _espeak_source  # noqa: PLW0603 - once per process, like espeak itself
     if _espeak_source is not None or sys.platform in ("win32", "darwin"):
         return _espeak_source or "platform"
-    if os.environ.get("NARRATE_ESPEAK") != "bundled" and ctypes.util.find_library("espeak-ng"):
+    if os.environ.get("NARRATE_ESPEAK") == "system":
+        if not ctypes.util.find_library("espeak-ng"):
+            raise UserError("NARRATE_ESPEAK=system but no system espeak-ng library was found "
+                            "(apt-get install espeak-ng, or unset NARRATE_ESPEAK to use the bundled one)")
         _espeak_source = "system"
         return _espeak_source
     try:
