@@ -3,22 +3,63 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from narrate.errors import BuildLockedError
 
 TMP_PREFIX = ".narrate-tmp-"
+#: Hex digits of the SHA-256 that go into a content-named file's name.
+HASH_DIGITS = 10
 
 
 def temp_path(folder: Path, suffix: str = "") -> Path:
-    """A fresh temporary file name in `folder`, so a later rename into place is atomic."""
+    """A fresh, empty temporary file in `folder`, so a later rename into place is atomic.
+
+    It is created with mode 0666 less the umask (0644 under the usual 022), like any file a program
+    writes, so a web server running as another user can read what is published; `tempfile.mkstemp`
+    would make it 0600.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=suffix, dir=folder)
-    os.close(fd)
-    return Path(name)
+    while True:
+        path = folder / f"{TMP_PREFIX}{secrets.token_hex(6)}{suffix}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return path
+
+
+def is_regular_file(path: Path) -> bool:
+    """True for a regular file (a symlink to one counts); False for FIFOs, devices, folders and missing paths."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def content_digest(data: bytes) -> str:
+    """The short content hash that names an immutable published file."""
+    return hashlib.sha256(data).hexdigest()[:HASH_DIGITS]
+
+
+def file_digest(path: Path) -> str:
+    """`content_digest` of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:HASH_DIGITS]
+
+
+def content_name(stem: str, suffix: str, digest: str) -> str:
+    """`STEM.<digest>SUFFIX`, e.g. `001-first.3f2a9c0d1e.mp3` or `001-first.3f2a9c0d1e.chapters.json`."""
+    return f"{stem}.{digest}{suffix}"
 
 
 def fsync_file(path: Path) -> None:
@@ -28,7 +69,18 @@ def fsync_file(path: Path) -> None:
 
 
 def replace(tmp: Path, dest: Path, durable: bool = True) -> None:
-    """Rename a finished temporary file over `dest` (atomic on POSIX); `durable` syncs it to disk first."""
+    """Rename a finished temporary file over `dest` (atomic on POSIX); `durable` syncs it to disk first.
+
+    When `dest` already exists, the new file takes its permission bits, so a mode the user set (say 0640 on
+    feed.xml) survives a rebuild.
+    """
+    try:
+        existing = os.stat(dest)
+    except OSError:
+        pass
+    else:
+        if stat.S_ISREG(existing.st_mode):
+            os.chmod(tmp, stat.S_IMODE(existing.st_mode))
     if not durable:
         os.replace(tmp, dest)
         return
@@ -54,12 +106,17 @@ def write_atomic(dest: Path, data: bytes, durable: bool = True) -> None:
 
 
 def write_if_changed(dest: Path, data: bytes) -> bool:
-    """Write atomically only when the content differs; True when written (mtimes stay put otherwise)."""
-    try:
-        if dest.read_bytes() == data:
-            return False
-    except OSError:
-        pass
+    """Write atomically only when the content differs; True when written (mtimes stay put otherwise).
+
+    Only a regular file is read for the comparison: a FIFO or device in its place would block or never end;
+    it is replaced like a missing file.
+    """
+    if is_regular_file(dest):
+        try:
+            if dest.stat().st_size == len(data) and dest.read_bytes() == data:
+                return False
+        except OSError:
+            pass
     write_atomic(dest, data)
     return True
 
