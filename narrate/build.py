@@ -2,7 +2,10 @@
 
 Reads and validates everything before writing anything. Every output is written to a temporary file
 in its final folder and renamed into place, so a killed build never leaves a half-written file where
-a reader could take it for a good one.
+a reader could take it for a good one. The files the feed names are named by their content and never
+rewritten in place: the new ones are written first, the feed next, the build record after it, and the
+files nothing names any more are removed last (see narrate.publish), so the feed and the files agree
+at every instant, whenever the build is stopped.
 """
 from __future__ import annotations
 
@@ -23,10 +26,11 @@ from narrate.cache import Cache
 from narrate.cover import episode_artwork, load_artwork
 from narrate.engines import engine_targets
 from narrate.errors import NarrateError, UserError
-from narrate.fsutil import build_lock, remove_stale_temps, replace as move_into_place, temp_path
+from narrate.fsutil import build_lock, content_name, file_digest, remove_stale_temps, replace as move_into_place
+from narrate.fsutil import is_regular_file, temp_path
 from narrate.model import Episode, Show
 from narrate.plan import EngineInfo, EpisodePlan, Piece, plan_episode
-from narrate.publish import publish, published_files
+from narrate.publish import is_content_named, publish, published_files, remove_superseded
 from narrate.record import ChapterTime, Cue, EpisodeRecord, GuidRegistry, load_record, save_record
 from narrate.render import RenderJob, render_jobs
 from narrate.script import Project, load_project
@@ -168,6 +172,9 @@ def _plan_entries(project: Project, plans: dict[str, EpisodePlan], tag_keys: dic
             entries.append(PlanEntry(episode.number, slug, episode.title, "build", tuple(reasons), len(missing)))
         elif old is not None and old.tag_key != tag_keys[slug]:
             entries.append(PlanEntry(episode.number, slug, episode.title, "retag", ("metadata or chapters changed",)))
+        elif old is not None and not is_content_named(old.file, slug):
+            entries.append(PlanEntry(episode.number, slug, episode.title, "retag",
+                                     (f"{old.file} is published again under a name that carries its content hash",)))
         else:
             entries.append(PlanEntry(episode.number, slug, episode.title, "unchanged"))
     present = {e.slug for e in project.episodes}
@@ -265,6 +272,7 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
             for plan in to_build:
                 if not waiting[plan.episode.slug]:
                     release(plan)
+            log.debug("stage render: %d segments to render", len(jobs))
             progress.start("rendering segments", len(jobs))
             failures = render_jobs(
                 jobs, cache, engine_targets(), workers=options.workers or show.render.workers,
@@ -300,20 +308,32 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
                 outcomes.append(_outcome(record[entry.slug], 0.0, "unchanged"))
         numbers_built = {rec.number for slug, rec in new_record.items() if slug in plans}
         for entry in entries:
-            # A renamed script's old files go only once the episode is published under its new name.
+            # A renamed script's old files go only once the episode is published under its new name;
+            # like a pruned episode's, they are removed after the new feed is in place.
             superseded = entry.action == "superseded" and entry.number in numbers_built
             if (entry.action == "prune" or superseded) and entry.slug in new_record:
-                old = new_record.pop(entry.slug)
-                for name in published_files(old):
-                    (output / name).unlink(missing_ok=True)
+                new_record.pop(entry.slug)
         for rec in new_record.values():
             guids.ensure(rec.number, rec.title)
-        written = publish(show, new_record, guids, output, artwork, cover_name, episode_art,
-                          options.today or dt.date.today())
+        written: list[str] = []
+        # Before the feed: a GUID the feed publishes must already be on disk.
         if guids.save():
             written.append(str(guids.path))
+        log.debug("stage publish: chapters, transcripts, cover, then the feed")
+        published = publish(show, new_record, guids, output, artwork, cover_name, episode_art,
+                            options.today or dt.date.today())
+        written[:0] = published.written
+        new_record = published.records
+        log.debug("stage record: the build record")
         if save_record(output, new_record):
             log.debug("build record updated")
+        log.debug("stage cleanup: removing files nothing names any more")
+        keep = {published.cover, *(name for rec in new_record.values() for name in published_files(rec))}
+        previous = {name for rec in record.values() for name in published_files(rec)}
+        remove_superseded(output, keep, previous, slugs={*record, *new_record, *plans},
+                          art_names=[name for rec in (*record.values(), *new_record.values())
+                                     for kind, name in rec.sidecars.items() if kind == "art"]
+                          + [art[1] for art in episode_art.values() if art])
     return BuildReport(
         tuple(entries), tuple(sorted(outcomes, key=lambda o: o.number)), tuple(failure_lines),
         rendered=len(done), written=tuple(written), seconds=time.monotonic() - started,
@@ -369,18 +389,19 @@ def _record_for(plan: EpisodePlan, show: Show, file: str, size: int, duration: f
 
 def _build_episode(plan: EpisodePlan, show: Show, cache: Cache, output: Path, artwork: Artwork | None,
                    tag: str) -> EpisodeRecord:
-    """Assemble, encode, tag and move one episode into place."""
+    """Assemble, encode, tag and move one episode into place, under a name of its own bytes."""
     episode = plan.episode
+    log.debug("stage assemble: episode %d", episode.number)
     assembled = assemble(plan, cache, output)
     mp3 = temp_path(output, suffix=".mp3")
     try:
+        log.debug("stage encode: episode %d", episode.number)
         encode_mp3(assembled, mp3, show.audio)
         placements = {p.index: (p.start, p.end) for p in assembled.placements}
         chapters, cues = _timings(plan, placements, assembled.duration)
+        log.debug("stage tag: episode %d", episode.number)
         write_tags(mp3, show, episode, chapters, artwork)
-        file = f"{episode.slug}.mp3"
-        size = mp3.stat().st_size
-        move_into_place(mp3, output / file)
+        file, size = _place_mp3(mp3, output, episode.slug)
     finally:
         mp3.unlink(missing_ok=True)
         assembled.wav.unlink(missing_ok=True)
@@ -396,12 +417,26 @@ def _retag(plan: EpisodePlan, show: Show, old: EpisodeRecord, output: Path, artw
     tmp = temp_path(output, suffix=".mp3")
     try:
         shutil.copyfile(output / old.file, tmp)
+        log.debug("stage tag: episode %d (retag)", episode.number)
         write_tags(tmp, show, episode, chapters, artwork)
-        size = tmp.stat().st_size
-        move_into_place(tmp, output / old.file)
+        file, size = _place_mp3(tmp, output, episode.slug)
     finally:
         tmp.unlink(missing_ok=True)
-    return _record_for(plan, show, old.file, size, old.duration, tag, chapters, old.cues)
+    return _record_for(plan, show, file, size, old.duration, tag, chapters, old.cues)
+
+
+def _place_mp3(tmp: Path, output: Path, slug: str) -> tuple[str, int]:
+    """Rename a finished MP3 to `SLUG.<hash>.mp3`; the (name, size). A file already there has these very bytes."""
+    file = content_name(slug, ".mp3", file_digest(tmp))
+    size = tmp.stat().st_size
+    dest = output / file
+    try:
+        same = is_regular_file(dest) and dest.stat().st_size == size and file_digest(dest) == file_digest(tmp)
+    except OSError:
+        same = False
+    if not same:
+        move_into_place(tmp, dest)
+    return file, size
 
 
 def _outcome(rec: EpisodeRecord, seconds: float, action: str) -> EpisodeOutcome:

@@ -66,6 +66,8 @@ class EpisodeRecord:
     link: str = ""
     loudness: float | None = None
     true_peak: float | None = None
+    #: The published (content-named) chapters, vtt, srt and art files, by kind.
+    sidecars: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EpisodeRecord:
@@ -73,6 +75,7 @@ class EpisodeRecord:
         values["chapters"] = tuple(ChapterTime(**c) for c in data["chapters"])
         values["cues"] = tuple(Cue(**c) for c in data["cues"])
         values["voices"] = tuple(data.get("voices", ()))
+        values["sidecars"] = {str(k): str(v) for k, v in dict(data.get("sidecars", {})).items()}
         return cls(**values)
 
 

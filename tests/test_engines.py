@@ -25,6 +25,7 @@ from narrate.model import VoiceSpec
 from narrate.normalize import spoken_text
 from narrate.record import RECORD_NAME
 from narrate.script import load_project
+from narrate.publish import published_paths
 from tests import fake_engine
 from tests.conftest import write_show
 
@@ -310,7 +311,7 @@ def test_mixed_engine_episode(tmp_path: Path) -> None:
     assert not report.failures, report.failures
     record = json.loads((out / RECORD_NAME).read_text())["episodes"]["001-mixed"]
     duration = record["duration"]
-    assert abs(MP3(out / "001-mixed.mp3").info.length - duration) <= 0.2
+    assert abs(MP3(published_paths(out, "001-mixed")["mp3"]).info.length - duration) <= 0.2
     chapters = record["chapters"]
     assert [c["title"] for c in chapters] == ["Piper", "Notes"]
     starts = [c["start"] for c in chapters]

@@ -13,10 +13,15 @@ from narrate.cache import Cache
 from narrate.cli import main
 from narrate.errors import BuildLockedError
 from narrate.fsutil import build_lock
+from narrate.publish import published_paths
 from narrate.record import RECORD_NAME
 from tests.conftest import EPISODE_ONE, EPISODE_TWO, write_show
 
 TODAY = dt.date(2026, 6, 1)
+
+
+def _mp3(out: Path, slug: str) -> Path:
+    return published_paths(out, slug)["mp3"]
 
 
 def _options(tmp_path: Path, **kw) -> BuildOptions:
@@ -42,7 +47,8 @@ def test_engine_fault_stops_with_location_and_keeps_the_rest(two_episodes: Path,
     options = _options(tmp_path, timeout=3.0, workers=2)
     build(two_episodes, options)
     out = options.output
-    published = (out / "002-second.mp3").read_bytes()
+    published_mp3 = _mp3(out, "002-second")
+    published = published_mp3.read_bytes()
     script = two_episodes / "002-second.md"
     script.write_text(script.read_text().replace("A quoted passage.", f"A quoted {word} passage with words."))
     (two_episodes / "003-third.md").write_text(EPISODE_TWO.replace("episode: 2", "episode: 3")
@@ -51,7 +57,7 @@ def test_engine_fault_stops_with_location_and_keeps_the_rest(two_episodes: Path,
     assert len(report.failures) == 1
     assert f"002-second.md:11: {message}" in report.failures[0], report.failures
     # the failed episode keeps its previous version; the record still describes that version
-    assert (out / "002-second.mp3").read_bytes() == published
+    assert _mp3(out, "002-second") == published_mp3 and published_mp3.read_bytes() == published
     record = json.loads((out / RECORD_NAME).read_text())["episodes"]
     assert record["002-second"]["size"] == len(published)
     # the next build (engine fixed) renders only what is missing
@@ -62,7 +68,7 @@ def test_engine_fault_stops_with_location_and_keeps_the_rest(two_episodes: Path,
     rendered = [line.split("\t")[1] for line in log.read_text().splitlines()]
     assert "A quoted passage, fixed." in rendered
     assert "Narration for the second episode." not in rendered, "segments already rendered are reused"
-    assert (out / "003-third.mp3").exists()
+    assert _mp3(out, "003-third").exists()
 
 
 def test_cli_exit_status_for_an_engine_fault(show_dir: Path, tmp_path: Path) -> None:
@@ -81,7 +87,7 @@ def test_truncated_cache_entry_is_rendered_again(show_dir: Path, tmp_path: Path)
     keys = sorted(cache.keys())
     victim = cache.wav_path(keys[0])
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
-    (options.output / "001-first.mp3").unlink()
+    _mp3(options.output, "001-first").unlink()
     from tests import fake_engine
 
     fake_engine.CALLS.clear()
@@ -110,9 +116,9 @@ def test_second_concurrent_build_refuses(show_dir: Path, tmp_path: Path) -> None
                                            "--cache-dir", str(options.cache_dir)])
         assert result.exit_code == 2
         assert "another narrate build is using" in result.output
-    assert not (options.output / "001-first.mp3").exists()
+    assert not list(options.output.glob("001-first*"))
     build(show_dir, options)
-    assert (options.output / "001-first.mp3").exists()
+    assert _mp3(options.output, "001-first").exists()
 
 
 def test_an_encode_failure_keeps_the_other_episodes(two_episodes: Path, tmp_path: Path,
@@ -131,8 +137,8 @@ def test_an_encode_failure_keeps_the_other_episodes(two_episodes: Path, tmp_path
     report = build(two_episodes, _options(tmp_path, in_process=True))
     assert len(report.failures) == 1 and "002-second.md: ffmpeg failed while encoding" in report.failures[0]
     out = tmp_path / "audio"
-    assert (out / "001-first.mp3").exists() and not (out / "002-second.mp3").exists()
-    assert b"001-first.mp3" in (out / "feed.xml").read_bytes()
+    assert _mp3(out, "001-first").exists() and not list(out.glob("002-second*"))
+    assert _mp3(out, "001-first").name.encode() in (out / "feed.xml").read_bytes()
 
 
 def test_renamed_script_that_fails_keeps_its_old_file(show_dir: Path, tmp_path: Path) -> None:
@@ -144,8 +150,8 @@ def test_renamed_script_that_fails_keeps_its_old_file(show_dir: Path, tmp_path: 
     report = build(show_dir, options)
     assert report.failures
     out = options.output
-    assert (out / "001-first.mp3").exists() and not (out / "001-renamed.mp3").exists()
-    assert b"001-first.mp3" in (out / "feed.xml").read_bytes()
+    assert _mp3(out, "001-first").exists() and not list(out.glob("001-renamed*"))
+    assert _mp3(out, "001-first").name.encode() in (out / "feed.xml").read_bytes()
 
 
 def test_damaged_guid_registry_is_a_clear_error_not_a_new_set_of_guids(show_dir: Path, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from mutagen.id3 import ID3, CTOCFlags
 from narrate.audio import find_ffmpeg, measure_loudness
 from narrate.build import BuildOptions, build
 from narrate.transcript import parse_webvtt
+from narrate.publish import published_paths
 from tests.conftest import write_show
 
 pytestmark = pytest.mark.slow
@@ -102,7 +103,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_episode_tags(built: Path) -> None:
-    tags = ID3(built / "001-real.mp3")
+    tags = ID3(published_paths(built, "001-real")["mp3"])
     assert tags.version[:2] == (2, 3)
     assert str(tags["TIT2"]) == "A real episode: “quotes” & Dubček 🎙️"
     assert str(tags["TPE1"]) == "Test Author"
@@ -118,7 +119,7 @@ def test_episode_tags(built: Path) -> None:
 
 
 def test_chapters_read_back_with_mutagen_and_ffmpeg(built: Path) -> None:
-    mp3 = built / "001-real.mp3"
+    mp3 = published_paths(built, "001-real")["mp3"]
     tags = ID3(mp3)
     chaps = sorted(tags.getall("CHAP"), key=lambda c: c.start_time)
     assert [c.sub_frames["TIT2"].text[0] for c in chaps] == ["Introduction", "The letter", "After"]
@@ -139,8 +140,8 @@ def test_chapters_read_back_with_mutagen_and_ffmpeg(built: Path) -> None:
 
 
 def test_chapter_starts_where_its_first_segment_starts(built: Path) -> None:
-    samples = _decode(built / "001-real.mp3")
-    chaps = sorted(ID3(built / "001-real.mp3").getall("CHAP"), key=lambda c: c.start_time)
+    samples = _decode(published_paths(built, "001-real")["mp3"])
+    chaps = sorted(ID3(published_paths(built, "001-real")["mp3"]).getall("CHAP"), key=lambda c: c.start_time)
     for chap in chaps[1:]:
         start = chap.start_time / 1000
         onset = _onset(samples, start)
@@ -150,17 +151,17 @@ def test_chapter_starts_where_its_first_segment_starts(built: Path) -> None:
 
 def test_loudness_and_true_peak(built: Path) -> None:
     pyloudnorm = pytest.importorskip("pyloudnorm")
-    samples = _decode(built / "001-real.mp3")
+    samples = _decode(published_paths(built, "001-real")["mp3"])
     integrated = pyloudnorm.Meter(RATE).integrated_loudness(samples)
     assert -17.0 <= integrated <= -15.0, integrated
-    measured = measure_loudness(built / "001-real.mp3", true_peak=True)
+    measured = measure_loudness(published_paths(built, "001-real")["mp3"], true_peak=True)
     assert -17.0 <= measured.integrated <= -15.0
     assert measured.true_peak <= -1.0, measured
 
 
 def test_transcript_cues_start_where_speech_starts(built: Path) -> None:
-    samples = _decode(built / "001-real.mp3")
-    cues = parse_webvtt((built / "001-real.vtt").read_text(encoding="utf-8"))
+    samples = _decode(published_paths(built, "001-real")["mp3"])
+    cues = parse_webvtt((published_paths(built, "001-real")["vtt"]).read_text(encoding="utf-8"))
     assert len(cues) >= 5
     errors = []
     for start, _end, _text in cues:
@@ -172,8 +173,8 @@ def test_transcript_cues_start_where_speech_starts(built: Path) -> None:
 
 
 def test_record_times_match_the_chapters_file(built: Path) -> None:
-    chapters = json.loads((built / "001-real.chapters.json").read_text())["chapters"]
-    tags = sorted(ID3(built / "001-real.mp3").getall("CHAP"), key=lambda c: c.start_time)
+    chapters = json.loads((published_paths(built, "001-real")["chapters"]).read_text())["chapters"]
+    tags = sorted(ID3(published_paths(built, "001-real")["mp3"]).getall("CHAP"), key=lambda c: c.start_time)
     assert [round(c["startTime"] * 1000) for c in chapters] == [c.start_time for c in tags]
 
 

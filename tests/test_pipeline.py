@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from mutagen.id3 import ID3
 
 from narrate.build import BuildOptions, build
 from narrate.cli import main
+from narrate.publish import published_paths
 from narrate.record import RECORD_NAME
 from tests import fake_engine
 from tests.conftest import EPISODE_ONE, EPISODE_TWO, write_show
@@ -27,6 +29,15 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()}
 
 
+def _files_of(out: Path, slug: str) -> set[str]:
+    """Every file in `out` that belongs to the episode `slug` (whatever the content hashes)."""
+    return {p.name for p in out.iterdir() if p.name.startswith(slug + ".")}
+
+
+def _mp3(out: Path, slug: str) -> Path:
+    return published_paths(out, slug)["mp3"]
+
+
 @pytest.fixture
 def two_episodes(tmp_path: Path) -> Path:
     return write_show(tmp_path / "scripts", episodes={"001-first.md": EPISODE_ONE, "002-second.md": EPISODE_TWO})
@@ -37,12 +48,22 @@ def test_build_writes_episodes_and_publishes(two_episodes: Path, tmp_path: Path)
     report = _build(two_episodes, out)
     assert not report.failures
     names = {p.name for p in out.iterdir()}
-    assert {"001-first.mp3", "002-second.mp3", "feed.xml", "cover.png", "001-first.vtt", "001-first.srt",
-            "001-first.chapters.json", RECORD_NAME} <= names
+    assert {"feed.xml", RECORD_NAME} <= names
+    # every published file but the feed is named by its content: SLUG.<first 10 hex of its SHA-256>.SUFFIX
+    for slug in ("001-first", "002-second"):
+        files = published_paths(out, slug)
+        assert set(files) == {"mp3", "chapters", "vtt", "srt"}
+        for kind, suffix in (("mp3", ".mp3"), ("chapters", ".chapters.json"), ("vtt", ".vtt"), ("srt", ".srt")):
+            assert re.fullmatch(re.escape(slug) + r"\.[0-9a-f]{10}" + re.escape(suffix), files[kind].name), files[kind]
+            import hashlib
+            assert hashlib.sha256(files[kind].read_bytes()).hexdigest()[:10] in files[kind].name
+        assert _files_of(out, slug) == {p.name for p in files.values()}, "nothing else of the episode's is left"
+    assert len([n for n in names if re.fullmatch(r"cover\.[0-9a-f]{10}\.png", n)]) == 1
+    assert f'{published_paths(out, "001-first")["mp3"].name}'.encode() in (out / "feed.xml").read_bytes()
     # each cue was rendered once: 2 + 2 + 1 cues in episode 1, 1 + 1 in episode 2
     assert len(fake_engine.CALLS) == 7
     assert {voice for voice, _ in fake_engine.CALLS} == {"low", "high"}
-    tags = ID3(out / "001-first.mp3")
+    tags = ID3(_mp3(out, "001-first"))
     assert tags.version[:2] == (2, 3)
     assert [f.sub_frames["TIT2"].text[0] for f in sorted(tags.getall("CHAP"), key=lambda f: f.start_time)] == \
         ["Opening", "Closing"]
@@ -87,9 +108,14 @@ def test_one_paragraph_edit_renders_only_that_paragraph(two_episodes: Path, tmp_
     report = _build(two_episodes, out)
     assert fake_engine.CALLS == [("low", "Narration, edited, for the second episode.")]
     after = _snapshot(out)
-    changed = {name for name in after if after[name] != before.get(name)}
-    assert changed == {"002-second.mp3", "002-second.vtt", "002-second.srt", "002-second.chapters.json",
-                       "feed.xml", RECORD_NAME}
+    added, removed = set(after) - set(before), set(before) - set(after)
+    rewritten = {name for name in set(after) & set(before) if after[name] != before[name]}
+    # the edited episode's four files are new ones (new bytes, new names), its old ones are gone; the feed
+    # and the record are rewritten; nothing of episode 1, nor the cover, is touched
+    assert len(added) == 4 and all(name.startswith("002-second.") for name in added)
+    assert len(removed) == 4 and all(name.startswith("002-second.") for name in removed)
+    assert rewritten == {"feed.xml", RECORD_NAME}
+    assert {p.name for p in published_paths(out, "002-second").values()} == added
     plan = {e.number: e for e in report.plan}
     assert plan[1].action == "unchanged"
     assert plan[2].describe().startswith("episode 2: 1 segment changed (")
@@ -105,10 +131,11 @@ def test_chapter_rename_retags_only(show_dir: Path, tmp_path: Path) -> None:
     report = _build(show_dir, out)
     assert fake_engine.CALLS == []
     assert [e.action for e in report.plan] == ["retag"]
-    tags = ID3(out / "001-first.mp3")
+    tags = ID3(_mp3(out, "001-first"))
     titles = [f.sub_frames["TIT2"].text[0] for f in sorted(tags.getall("CHAP"), key=lambda f: f.start_time)]
     assert titles == ["Opening", "Sources"]
-    assert json.loads((out / "001-first.chapters.json").read_text())["chapters"][1]["title"] == "Sources"
+    assert json.loads(published_paths(out, "001-first")["chapters"].read_text())["chapters"][1]["title"] == "Sources"
+    assert len(_files_of(out, "001-first")) == 4, "the retagged episode's superseded files are removed"
 
 
 def test_role_voice_change_rerenders_that_role_only(show_dir: Path, tmp_path: Path) -> None:
@@ -132,7 +159,7 @@ def test_new_base_url_rewrites_only_the_feed(two_episodes: Path, tmp_path: Path)
     after = _snapshot(out)
     assert fake_engine.CALLS == []
     assert {n for n in after if after[n] != before.get(n)} == {"feed.xml"}
-    assert b"https://cdn.example.net/pod/001-first.mp3" in (out / "feed.xml").read_bytes()
+    assert f"https://cdn.example.net/pod/{_mp3(out, '001-first').name}".encode() in (out / "feed.xml").read_bytes()
 
 
 def test_added_episode_renders_only_the_new_episode(show_dir: Path, tmp_path: Path) -> None:
@@ -144,7 +171,8 @@ def test_added_episode_renders_only_the_new_episode(show_dir: Path, tmp_path: Pa
     _build(show_dir, out)
     assert fake_engine.CALLS == [("low", "Narration for the second episode."), ("high", "A quoted passage.")]
     after = _snapshot(out)
-    assert after["001-first.mp3"] == before["001-first.mp3"]
+    first = _mp3(out, "001-first").name
+    assert after[first] == before[first]
 
 
 def test_removed_script_stays_published_until_pruned(two_episodes: Path, tmp_path: Path) -> None:
@@ -157,10 +185,10 @@ def test_removed_script_stays_published_until_pruned(two_episodes: Path, tmp_pat
     assert fake_engine.CALLS == []
     removed = [e for e in report.plan if e.number == 2][0]
     assert removed.action == "removed" and "--prune" in removed.describe()
-    assert (out / "002-second.mp3").exists()
+    assert _mp3(out, "002-second").exists()
     assert guid.encode() in (out / "feed.xml").read_bytes()
     report = _build(two_episodes, out, prune=True)
-    assert not (out / "002-second.mp3").exists()
+    assert _files_of(out, "002-second") == set(), "a pruned episode's files are all removed"
     assert guid.encode() not in (out / "feed.xml").read_bytes()
     # restoring the script brings back the same GUID
     (two_episodes / "002-second.md").write_text(EPISODE_TWO)
@@ -184,8 +212,8 @@ def test_future_episode_is_built_but_not_in_the_feed(two_episodes: Path, tmp_pat
     options = BuildOptions(output=out, cache_dir=tmp_path / "cache", in_process=True, today=dt.date(2026, 1, 6))
     build(two_episodes, options)
     feed = (out / "feed.xml").read_bytes()
-    assert (out / "002-second.mp3").exists()
-    assert b"002-second.mp3" not in feed and b"001-first.mp3" in feed
+    assert _mp3(out, "002-second").exists()
+    assert b"002-second." not in feed and _mp3(out, "001-first").name.encode() in feed
 
 
 def test_force_rerenders_everything(show_dir: Path, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from narrate.cache import Cache
 from narrate.cli import main
 from narrate.record import RECORD_NAME
 from narrate.transcript import parse_webvtt
+from narrate.publish import published_paths
 from tests.conftest import EPISODE_ONE, EPISODE_TWO, SHOW_YAML, write_show
 
 TODAY = dt.date(2026, 6, 1)
@@ -50,7 +51,7 @@ def test_guid_survives_title_audio_and_file_name_changes(tmp_path: Path) -> None
     guids = _feed_guids(out)
     assert guids["Renamed episode"] == guid
     assert "First episode" not in guids
-    assert (out / "001-renamed.mp3").exists() and not (out / "001-first.mp3").exists()
+    assert published_paths(out, "001-renamed")["mp3"].exists() and not list(out.glob("001-first.*"))
     assert json.loads((scripts / "guids.json").read_text())["episodes"]["1"]["guid"] == guid
 
 
@@ -86,16 +87,16 @@ def test_special_characters_survive_feed_tags_and_transcripts(tmp_path: Path) ->
     assert fp.entries[0].title == title
     pp = podcastparser.parse("https://example.org/show/feed.xml", io.BytesIO(feed_bytes))
     assert pp["episodes"][0]["title"] == title
-    tags = ID3(out / "001-tricky.mp3")
+    tags = ID3(published_paths(out, "001-tricky")["mp3"])
     assert str(tags["TIT2"]) == title
     assert str(tags["TPE1"]) == "Mlynář & Co."
     assert tags.getall("COMM")[0].text[0] == "A & B < C, “quoted”, Dubček’s emoji 🎧."
     chapter = [c for c in tags.getall("CHAP")][0]
     assert chapter.sub_frames["TIT2"].text[0] == "Úvod & <start> “one”"
-    cues = parse_webvtt((out / "001-tricky.vtt").read_text(encoding="utf-8"))
+    cues = parse_webvtt((published_paths(out, "001-tricky")["vtt"]).read_text(encoding="utf-8"))
     assert " ".join(" ".join(text.split()) for _, _, text in cues) == "Zdeněk Mlynář & Gustáv Husák say “hello” <loudly> 🎙️."
-    assert "Husák say" in (out / "001-tricky.srt").read_text(encoding="utf-8")
-    chapters = json.loads((out / "001-tricky.chapters.json").read_text(encoding="utf-8"))
+    assert "Husák say" in (published_paths(out, "001-tricky")["srt"]).read_text(encoding="utf-8")
+    chapters = json.loads((published_paths(out, "001-tricky")["chapters"]).read_text(encoding="utf-8"))
     assert chapters["chapters"][0]["title"] == "Úvod & <start> “one”"
 
 
