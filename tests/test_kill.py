@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import random
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -59,9 +63,9 @@ def _published_state_is_valid(out: Path) -> None:
         tags = ID3(mp3)
         assert tags.version[:2] == (2, 3)
         assert len(tags.getall("CHAP")) == 2
-        for suffix in (".vtt", ".srt", ".chapters.json"):
-            assert (out / f"{entry['slug']}{suffix}").stat().st_size > 0
-        json.loads((out / f"{entry['slug']}.chapters.json").read_text())
+        for kind in ("vtt", "srt", "chapters"):
+            assert (out / entry["sidecars"][kind]).stat().st_size > 0
+        json.loads((out / entry["sidecars"]["chapters"]).read_text())
     for path in out.iterdir():
         # only narrate's own dotted temporary names may be left behind, never a half-written visible file
         assert not path.name.startswith(".") or path.name in (RECORD_NAME, ".narrate.lock") or \
@@ -94,8 +98,150 @@ def test_sigkill_at_several_points(tmp_path: Path) -> None:
     record = json.loads((out / RECORD_NAME).read_text())["episodes"]
     assert {e["title"] for e in record.values()} == {"Episode 1", "Episode 2"}
     assert not list(out.glob(".narrate-tmp-*")), "the finishing build removes what the killed ones left"
-    vtt = (out / "001-ep.vtt").read_text()
+    vtt = (out / record["001-ep"]["sidecars"]["vtt"]).read_text()
     assert "version 5" in vtt and "version 4" not in vtt
     dry = subprocess.run([sys.executable, "-m", "narrate", "build", str(scripts), "-o", str(out), "--cache-dir",
                           str(cache), "--dry-run"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert "0 of 2 episodes to update, 0 segments to render" in dry.stdout
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Killed at every stage: render, assemble/encode, tagging, publishing, with SIGINT, SIGTERM and SIGKILL.
+
+FAKE_SHOW = """\
+title: Kill Stage Show
+author: Test Author
+description: A show that gets killed at every stage.
+language: en
+category: History
+explicit: false
+base_url: https://example.org/stages/
+voices:
+  narrator: {engine: fake, voice: low, rate: 175}
+  document: {engine: fake, voice: high, rate: 175}
+audio:
+  bitrate: 64k
+"""
+# The fake engine is registered in the build's own process; its render workers import it by name.
+LAUNCH = ("import sys; from narrate.engines import register_engine; "
+          "register_engine('fake', 'tests.fake_engine:FakeEngine'); "
+          "from narrate.cli import main; main(sys.argv[1:], prog_name='narrate')")
+STAGES = ("render", "encode", "tag", "publish")
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+#: After the stage's log line, the kill comes after a random delay of up to this many seconds.
+MAX_DELAY = {"render": 0.4, "encode": 0.15, "tag": 0.01, "publish": 0.0}
+STAGE_RE = re.compile(r"stage (\w+):")
+log = logging.getLogger(__name__)
+
+
+def _fake_script(number: int, variant: int) -> str:
+    paragraphs = "\n\n".join(f"Paragraph {p} of episode {number}, version {variant}, says a few words more."
+                             for p in range(6))
+    return (f"---\ntitle: Episode {number}\nepisode: {number}\ndate: 2026-01-0{number}\n---\n\n"
+            f"# Part one\n\n{paragraphs}\n\n# Part two\n\n> A quoted line, version {variant}.\n")
+
+
+class _Build:
+    """A build in a subprocess whose `-v` log lines (on stderr) tell which stage it is in."""
+
+    def __init__(self, scripts: Path, out: Path, cache: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCH, "-v", "build", str(scripts), "-o", str(out), "--cache-dir", str(cache),
+             "--wait", "--workers", "2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.stages: list[str] = []
+        self.reached: dict[str, threading.Event] = {stage: threading.Event() for stage in STAGES}
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+            match = STAGE_RE.search(line)
+            if match:
+                self.stages.append(match.group(1))
+                if match.group(1) in self.reached:
+                    self.reached[match.group(1)].set()
+
+    def finish(self, timeout: float = 120) -> int:
+        code = self.process.wait(timeout)
+        self.reader.join(10)
+        return code
+
+
+def _feed_names_match_their_bytes(out: Path) -> int:
+    """Every file the feed names exists and carries the first 10 hex digits of its own SHA-256 in its name."""
+    import hashlib
+    import xml.etree.ElementTree as ET
+
+    base = "https://example.org/stages/"
+    urls = [el.get(attr) for el in ET.parse(out / "feed.xml").iter() for attr in ("url", "href")
+            if (el.get(attr) or "").startswith(base)]
+    names = {url[len(base):] for url in urls} - {"feed.xml"}
+    assert names, "the feed names files"
+    for name in names:
+        digest = name.split(".")[1]
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest()[:10] == digest, name
+    return len(names)
+
+
+def test_kills_at_every_stage_leave_feed_and_files_agreeing(tmp_path: Path) -> None:
+    rng = random.Random(8)
+    episodes = (1, 2)
+    scripts = write_show(tmp_path / "scripts", FAKE_SHOW, {f"00{n}-ep.md": _fake_script(n, 0) for n in episodes})
+    out, cache = tmp_path / "audio", tmp_path / "cache"
+    first = _Build(scripts, out, cache)
+    assert first.finish() == 0, "".join(first.lines)
+    assert set(STAGES) <= set(first.stages), first.stages
+    assert check_published(out).problems == ()
+    plan = [(stage, sig) for stage in STAGES for sig in SIGNALS] * 2  # 24 kills
+    rng.shuffle(plan)
+    variant = 0
+    hits: list[tuple[str, str, str, str]] = []  # (target, signal, stage when signalled, last stage logged)
+    for target, sig in plan:
+        for _attempt in range(3):
+            variant += 1
+            # alternate which episodes change, so a killed build always has new audio to replace old files with
+            changed = episodes if variant % 3 == 0 else (episodes[variant % 2],)
+            for n in changed:
+                (scripts / f"00{n}-ep.md").write_text(_fake_script(n, variant))
+            build_ = _Build(scripts, out, cache)
+            assert build_.reached[target].wait(120), f"the build never reached stage {target}: {build_.stages}"
+            time.sleep(rng.uniform(0, MAX_DELAY[target]))
+            at_signal = build_.stages[-1] if build_.stages else "start"
+            if build_.process.poll() is None:
+                build_.process.send_signal(sig)
+                build_.finish()
+                break
+            build_.finish()  # it finished before the signal: not a kill; try again with another edit
+        else:
+            pytest.fail(f"could not kill a build during stage {target}")
+        hits.append((target, sig.name, at_signal, build_.stages[-1] if build_.stages else "start"))
+        report = check_published(out)
+        assert report.problems == (), (target, sig.name, report.problems)
+        _feed_names_match_their_bytes(out)
+        for path in out.iterdir():
+            assert not path.name.startswith(".") or path.name in (RECORD_NAME, ".narrate.lock") or \
+                path.name.startswith(".narrate-tmp-"), path.name
+    summary = "; ".join(f"{t}/{s}: signalled in {a}, last logged {b}" for t, s, a, b in hits)
+    log.info("%d kills: %s", len(hits), summary)
+    (tmp_path / "kills.txt").write_text(summary.replace("; ", "\n") + "\n")
+    assert len(hits) >= 20
+    assert {a for _t, _s, a, _b in hits} >= set(STAGES), summary
+    assert {s for _t, s, _a, _b in hits} == {sig.name for sig in SIGNALS}
+
+    recovery = _Build(scripts, out, cache)
+    assert recovery.finish() == 0, "".join(recovery.lines)
+    assert check_published(out).problems == ()
+    count = _feed_names_match_their_bytes(out)
+    record = json.loads((out / RECORD_NAME).read_text())["episodes"]
+    named = {name for entry in record.values() for name in (entry["file"], *entry["sidecars"].values())}
+    cover = {p.name for p in out.glob("cover.*")}
+    assert len(cover) == 1, "superseded covers are removed"
+    assert {p.name for p in out.iterdir()} == named | cover | {"feed.xml", RECORD_NAME, ".narrate.lock"}, \
+        "the finishing build removes every orphan the killed builds left, and nothing else"
+    assert count == len(named | cover)
+    for n in episodes:
+        assert f"version {variant}" in (out / record[f"00{n}-ep"]["sidecars"]["vtt"]).read_text() or \
+            n not in (episodes if variant % 3 == 0 else (episodes[variant % 2],))
