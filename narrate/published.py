@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import stat
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -33,7 +34,8 @@ from narrate.categories import APPLE_CATEGORIES
 from narrate.cover import cover_problem
 from narrate.errors import NarrateError
 from narrate.feed import ATOM_NS, CONTENT_NS, ITUNES_NS, MAX_DESCRIPTION_BYTES, PODCAST_NS, PSC_NS, podcast_guid
-from narrate.publish import FEED_NAME, sidecar_names
+from narrate.publish import CONTENT_NAME_RE, FEED_NAME, sidecar_names
+from narrate.record import load_record
 from narrate.transcript import parse_srt, parse_webvtt
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,8 @@ class _Findings:
 
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: Paths already reported as not regular files (FIFOs, devices), so each gets one line.
+    special: set[Path] = field(default_factory=set)
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -86,6 +90,26 @@ class _Findings:
     def extend(self, other: _Findings) -> None:
         self.lines.extend(other.lines)
         self.problems.extend(other.problems)
+        self.special |= other.special
+
+
+def _not_regular(path: Path) -> str | None:
+    """Why a path that exists is not a file narrate could have published (a FIFO, a device...), else None.
+
+    Only `stat` is used: opening a FIFO would block until a writer comes, and /dev/zero never ends.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
+            else "a block device" if stat.S_ISBLK(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    if path.is_symlink():
+        return f"is a symbolic link to {os.path.realpath(path)}, {kind}, not a regular file; publish the real file"
+    return f"is {kind}, not a regular file; publish the real file"
 
 
 @dataclass
@@ -101,6 +125,8 @@ class _Episode:
     srt: Path | None = None
     feed_duration: int | None = None
     psc: list[tuple[float, str]] | None = None
+    #: The title the feed item (or build record) gives the episode, to compare with the MP3's own tags.
+    title: str | None = None
 
 
 @dataclass
@@ -271,6 +297,12 @@ def _check_item(item: ET.Element, index: int, output: Path, base: str, found: _F
         if path is None:
             problem(f"{what} URL {url} is not under the feed's base URL {base or '(unknown)'}")
             return None
+        why = _not_regular(path)
+        if why:
+            if path not in found.special:
+                found.problem(path.name, why)
+                found.special.add(path)
+            return None
         if not path.is_file():
             problem(f"{what} {path.name} does not exist in {output}")
             return None
@@ -357,7 +389,7 @@ def _check_item(item: ET.Element, index: int, output: Path, base: str, found: _F
         return guid, title, None
     return guid, title, _Episode(label=label, mp3=mp3, number=int(number) if number.isdigit() else 0,
                                  chapters=chapters_path, vtt=vtt_path, srt=srt_path,
-                                 feed_duration=feed_duration, psc=psc)
+                                 feed_duration=feed_duration, psc=psc, title=title)
 
 
 def _check_with_parsers(data: bytes, feed_url: str, items: Sequence[tuple[str, str]], found: _Findings) -> None:
@@ -417,6 +449,10 @@ def _check_with_parsers(data: bytes, feed_url: str, items: Sequence[tuple[str, s
 def _check_feed(output: Path, found: _Findings) -> tuple[list[_Episode], Path | None] | None:
     """The feed's rules; returns its episodes and the cover's local path, or None when it cannot be read."""
     path = output / FEED_NAME
+    why = _not_regular(path)
+    if why:
+        found.problem(FEED_NAME, why)
+        return None
     if not path.is_file():
         found.problem(FEED_NAME, f"missing in {output} (run narrate build first)")
         return None
@@ -463,6 +499,10 @@ def _check_feed(output: Path, found: _Findings) -> tuple[list[_Episode], Path | 
         cover = _local(output, base, href)
         if cover is None:
             found.problem(FEED_NAME, f"itunes:image {href} is not under the feed's base URL {base or '(unknown)'}")
+        elif _not_regular(cover):
+            found.problem(cover.name, _not_regular(cover) or "")
+            found.special.add(cover)
+            cover = None
         elif not cover.is_file():
             found.problem(FEED_NAME, f"itunes:image {cover.name} does not exist in {output}")
             cover = None
@@ -566,8 +606,9 @@ def _compare_chapters(a: Sequence[_ChapterRead], b: Sequence[_ChapterRead], what
     return problems
 
 
-def _id3_chapters(path: Path, found: _Findings) -> list[_ChapterRead] | None:
-    """Tag rules and the CHAP frames (sorted by start: mutagen keeps its own frame order)."""
+def _id3_chapters(path: Path, found: _Findings, episode: _Episode | None = None) -> list[_ChapterRead] | None:
+    """Tag rules, the tags against the feed item, and the CHAP frames (sorted by start: mutagen keeps its own
+    frame order)."""
     where = path.name
     try:
         tags = ID3(path)
@@ -583,6 +624,16 @@ def _id3_chapters(path: Path, found: _Findings) -> list[_ChapterRead] | None:
     for frame, name in (("TIT2", "title"), ("TALB", "album"), ("TRCK", "track")):
         if not str(tags.get(frame, "")).strip():
             found.problem(where, f"no {name} ({frame}) in the tag")
+    if episode is not None:
+        # The tags say which episode the bytes are: two files swapped (even of the same size) are caught here.
+        tagged_title, tagged_track = str(tags.get("TIT2", "")).strip(), str(tags.get("TRCK", "")).strip()
+        tagged_number = tagged_track.split("/")[0]
+        title_differs = episode.title is not None and bool(tagged_title) and tagged_title != episode.title
+        number_differs = bool(episode.number) and bool(tagged_number) and tagged_number != str(episode.number)
+        if title_differs or number_differs:
+            owner = "the feed item" if episode.in_feed else "the build record"
+            found.problem(where, f"its tags say track {tagged_number} '{tagged_title}', but {owner} naming it is "
+                                 f"episode {episode.number} '{episode.title}': these bytes belong to another episode")
     genre = tags.get("TCON")
     if genre is None or "Podcast" not in [str(g) for g in genre.text]:
         found.problem(where, "genre (TCON) is not Podcast")
@@ -711,7 +762,7 @@ def _check_episode(episode: _Episode) -> tuple[_Findings, dict[str, Any]]:
         found.problem(FEED_NAME, f"{episode.label}: itunes:duration {episode.feed_duration} s differs from "
                                  f"{mp3.name} ({duration:.1f} s)")
 
-    id3 = _id3_chapters(mp3, found)
+    id3 = _id3_chapters(mp3, found, episode)
     if id3 is not None:
         measured["chapters"] = len(id3)
         for message in _timeline_problems(id3, duration):
@@ -778,19 +829,40 @@ def _check_loudness(path: Path, loudness: float, true_peak: float) -> tuple[_Fin
     return found, measured
 
 
-def _unlisted(output: Path, listed: Sequence[_Episode]) -> list[_Episode]:
-    """MP3s in the folder that no feed item points to (episodes dated later): checked by their file names."""
+def _unlisted(output: Path, listed: Sequence[_Episode], found: _Findings) -> list[_Episode]:
+    """MP3s in the folder that no feed item points to (episodes dated later), with the sidecars the build
+    record names for them (or, for the older layout, those of the same name)."""
     known = {e.mp3.resolve() for e in listed}
+    by_file = {rec.file: rec for rec in load_record(output).values()}
     extra = []
     for mp3 in sorted(output.glob("*.mp3")):
-        if mp3.resolve() in known or mp3.name.startswith("."):
+        if mp3.resolve() in known or mp3.name.startswith(".") or mp3 in found.special:
             continue
-        names = sidecar_names(mp3.stem)
-        files = {key: output / name for key, name in names.items()}
-        extra.append(_Episode(label=mp3.name, mp3=mp3, in_feed=False,
-                              chapters=files["chapters"] if files["chapters"].is_file() else None,
-                              vtt=files["vtt"] if files["vtt"].is_file() else None,
-                              srt=files["srt"] if files["srt"].is_file() else None))
+        why = _not_regular(mp3)
+        if why:
+            found.problem(mp3.name, why)
+            found.special.add(mp3)
+            continue
+        rec = by_file.get(mp3.name)
+        if rec is not None:
+            names = {key: rec.sidecars[key] for key in ("chapters", "vtt", "srt") if key in rec.sidecars}
+        elif CONTENT_NAME_RE.match(mp3.name):
+            # Complete (files are renamed into place whole), but superseded: a build was stopped before it
+            # could remove it, and the next build will.
+            found.lines.append(f"{mp3.name}: named by neither the feed nor the build record (left by an "
+                               "interrupted build; the next build removes it)")
+            continue
+        else:
+            names = sidecar_names(mp3.stem)
+        files = {key: output / names[key] for key in ("chapters", "vtt", "srt") if key in names}
+
+        def regular(key: str) -> Path | None:
+            path = files.get(key)
+            return path if path is not None and path.is_file() and not _not_regular(path) else None
+
+        extra.append(_Episode(label=mp3.name, mp3=mp3, in_feed=False, number=rec.number if rec else 0,
+                              chapters=regular("chapters"), vtt=regular("vtt"), srt=regular("srt"),
+                              title=rec.title if rec else None))
     return extra
 
 
@@ -806,9 +878,9 @@ def check_published(output: Path, loudness: float = -16.0, true_peak: float = -1
     listed, cover = feed if feed is not None else ([], None)
     if feed is None:
         # Without a readable feed, still check what can be found by name, so one run shows everything.
-        covers = sorted(output.glob("cover.*"))
+        covers = sorted(p for p in output.glob("cover.*") if p.is_file() and not _not_regular(p))
         cover = covers[0] if covers else None
-    unlisted = _unlisted(output, listed)
+    unlisted = _unlisted(output, listed, found)
     why = "an episode dated later?" if feed is not None else "the feed cannot be read"
     for episode in unlisted:
         found.lines.append(f"{episode.label}: not in the feed ({why}); checked by its file name")
