@@ -38,7 +38,8 @@ def _modes(out: Path) -> dict[str, int]:
     return {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir() if p.is_file() and p.name != ".narrate.lock"}
 
 
-@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
+@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)],
+                         ids=["umask-022", "umask-027"])
 def test_published_files_honour_the_umask(show_dir: Path, tmp_path: Path, umask, mask: int, file_mode: int,
                                           dir_mode: int) -> None:
     umask(mask)
