@@ -162,3 +162,30 @@ def test_cleanup_removes_only_narrates_own_files(show_dir: Path, tmp_path: Path)
     names = {p.name for p in out.iterdir()}
     assert not names & {"001-first.mp3", "001-first.vtt", "001-first.srt", "001-first.chapters.json", "cover.png"}
     assert all((out / name).read_bytes() == data for name, data in user.items())
+
+
+def test_a_folder_of_the_older_layout_moves_to_content_names_without_rendering(show_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from tests import fake_engine
+
+    out = tmp_path / "audio"
+    _build(show_dir, out)
+    # Make it look like narrate's older output: fixed names, no sidecar list in the record.
+    record_path = out / RECORD_NAME
+    data = json.loads(record_path.read_text())
+    entry = data["episodes"]["001-first"]
+    (out / entry["file"]).rename(out / "001-first.mp3")
+    for kind, suffix in (("chapters", ".chapters.json"), ("vtt", ".vtt"), ("srt", ".srt")):
+        (out / entry["sidecars"][kind]).rename(out / f"001-first{suffix}")
+    entry["file"] = "001-first.mp3"
+    del entry["sidecars"]
+    record_path.write_text(json.dumps(data))
+    fake_engine.CALLS.clear()
+    report = _build(show_dir, out)
+    assert fake_engine.CALLS == []
+    assert [e.action for e in report.plan] == ["retag"]
+    names = {p.name for p in out.iterdir()}
+    assert not names & {"001-first.mp3", "001-first.vtt", "001-first.srt", "001-first.chapters.json"}
+    assert len([n for n in names if n.startswith("001-first.")]) == 4
+    assert CliRunner().invoke(main, ["check", "--published", str(out)]).exit_code == 0
