@@ -189,3 +189,33 @@ def test_a_folder_of_the_older_layout_moves_to_content_names_without_rendering(s
     assert not names & {"001-first.mp3", "001-first.vtt", "001-first.srt", "001-first.chapters.json"}
     assert len([n for n in names if n.startswith("001-first.")]) == 4
     assert CliRunner().invoke(main, ["check", "--published", str(out)]).exit_code == 0
+
+
+def test_episode_art_is_content_named_and_replaced_after_the_feed(tmp_path: Path) -> None:
+    import re
+
+    from PIL import Image
+
+    from tests.conftest import EPISODE_TWO
+
+    scripts = write_show(tmp_path / "scripts", episodes={
+        "001-first.md": EPISODE_ONE.replace("summary: The first one.", "summary: The first one.\nimage: art/one.png"),
+        "002-second.md": EPISODE_TWO})
+    (scripts / "art").mkdir()
+    Image.new("RGB", (1400, 1400), (40, 80, 120)).save(scripts / "art" / "one.png")
+    out = tmp_path / "audio"
+    _build(scripts, out)
+    art = published_paths(out, "001-first")["art"]
+    assert re.fullmatch(r"art-one-art\.[0-9a-f]{10}\.png", art.name), art.name
+    assert f"/{art.name}".encode() in (out / "feed.xml").read_bytes()
+    # building only episode 2 keeps episode 1's art in the feed
+    build(scripts, BuildOptions(output=out, cache_dir=out.parent / "cache", in_process=True, today=TODAY,
+                                episodes=(2,)))
+    assert art.exists() and f"/{art.name}".encode() in (out / "feed.xml").read_bytes()
+    # new art: a new name in the feed, the old file removed
+    Image.new("RGB", (1400, 1400), (120, 80, 40)).save(scripts / "art" / "one.png")
+    _build(scripts, out)
+    new = published_paths(out, "001-first")["art"]
+    assert new != art and new.exists() and not art.exists()
+    assert f"/{new.name}".encode() in (out / "feed.xml").read_bytes()
+    assert CliRunner().invoke(main, ["check", "--published", str(out)]).exit_code == 0

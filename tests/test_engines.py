@@ -23,9 +23,9 @@ from narrate.engines.pyttsx3_engine import Pyttsx3Engine
 from narrate.lexicon import merge_lexicons
 from narrate.model import VoiceSpec
 from narrate.normalize import spoken_text
+from narrate.publish import published_paths
 from narrate.record import RECORD_NAME
 from narrate.script import load_project
-from narrate.publish import published_paths
 from tests import fake_engine
 from tests.conftest import write_show
 

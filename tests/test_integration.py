@@ -15,8 +15,8 @@ from mutagen.id3 import ID3, CTOCFlags
 
 from narrate.audio import find_ffmpeg, measure_loudness
 from narrate.build import BuildOptions, build
-from narrate.transcript import parse_webvtt
 from narrate.publish import published_paths
+from narrate.transcript import parse_webvtt
 from tests.conftest import write_show
 
 pytestmark = pytest.mark.slow

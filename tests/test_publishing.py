@@ -18,9 +18,9 @@ from mutagen.id3 import ID3
 from narrate.build import BuildOptions, build
 from narrate.cache import Cache
 from narrate.cli import main
+from narrate.publish import published_paths
 from narrate.record import RECORD_NAME
 from narrate.transcript import parse_webvtt
-from narrate.publish import published_paths
 from tests.conftest import EPISODE_ONE, EPISODE_TWO, SHOW_YAML, write_show
 
 TODAY = dt.date(2026, 6, 1)
