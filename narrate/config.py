@@ -66,8 +66,12 @@ def read_bytes(path: Path, display: str, limit: int = MAX_TEXT_BYTES) -> bytes:
         return ValueError(f"{display}:1: cannot read file: {reason}")
 
     try:
-        # O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever; fstat then refuses it.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        # Refused before opening: opening a device can have effects of its own (a tape rewinds, a tty attaches).
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise fail(f"it is {file_kind(mode)}, not a regular file")
+        # O_NONBLOCK: if a FIFO replaced the file since, opening it must not wait for a writer; fstat refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         raise fail(exc.strerror or str(exc)) from None
     try:

@@ -35,6 +35,7 @@ DOCUMENT_KEYS = ("title", "authors", "date", "translator", "source", "url", "rig
 EPISODE_TYPES = ("full", "trailer", "bonus")
 _PAUSE = re.compile(r"^<!--\s*pause\s*:?\s*(?P<value>.*?)\s*-->\s*$", re.IGNORECASE | re.DOTALL)
 _COMMENT = re.compile(r"^<!--.*-->\s*$", re.DOTALL)
+MAX_PROBLEMS = 20  # per script: a pathological script is not worth a thousand lines
 MAX_EPISODE_NUMBER = 2**31 - 1  # podcast apps keep itunes:episode in a 32-bit integer
 # The longest name derived from a slug, SLUG.<10 hex digits>.chapters.json, must leave room below NAME_MAX
 # (255 bytes) for temporary-file prefixes and suffixes: at most 200 bytes in all.
@@ -177,6 +178,16 @@ def parse_episode(path: Path, show: Show | None, problems: Problems) -> Episode 
 
 def _read_episode(path: Path, show: Show | None, problems: Problems) -> tuple[Episode | None, int | None]:
     """The parsed episode (None when it has problems) and its episode number when that much could be read."""
+    before = len(problems.items)
+    result = _parse_script(path, show, problems)
+    found = problems.items[before:]
+    if len(found) > MAX_PROBLEMS:
+        problems.items[before:] = found[:MAX_PROBLEMS] + [
+            f"{display_path(path)}: {len(found) - MAX_PROBLEMS} more problems in this script (fix these first)"]
+    return result
+
+
+def _parse_script(path: Path, show: Show | None, problems: Problems) -> tuple[Episode | None, int | None]:
     shown = display_path(path)
     before = len(problems.items)
     slug = slugify(path.stem)
@@ -387,6 +398,7 @@ def _parse_body(body: str, first_line: int, shown: str, show: Show | None, probl
     container: tuple[str, VoiceSpec | None] | None = None
     quote_depth = 0
     reported_orphan = False
+    reported_nesting = False
 
     def close_chapter() -> None:
         if title is None:
@@ -410,11 +422,12 @@ def _parse_body(body: str, first_line: int, shown: str, show: Show | None, probl
                 problems.add(loc, f"more than {MAX_CHAPTERS} chapters: MP3 chapter tables (ID3 CTOC) hold at "
                              f"most {MAX_CHAPTERS}; this is chapter {MAX_CHAPTERS + 1}")
         elif token.type == "container_role_open":
-            if container is not None:
+            if container is not None and not reported_nesting:
                 problems.add(loc, "':::' blocks cannot be nested")
+                reported_nesting = True  # once per block: a thousand nested blocks are one mistake
             container = _container(token.info, loc, show, problems)
         elif token.type == "container_role_close":
-            container = None
+            container, reported_nesting = None, False
         elif token.type == "blockquote_open":
             quote_depth += 1
         elif token.type == "blockquote_close":
