@@ -61,3 +61,19 @@ def test_more_chapters_than_a_chapter_table_holds_is_refused(tmp_path: Path) -> 
     mp3.write_bytes(b"")
     with pytest.raises(ValueError, match="at most 255"):
         write_tags(mp3, project.show, project.episodes[0], chapters, None)
+
+
+def test_a_built_episode_has_its_chap_frames_in_time_order(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from narrate.cli import main
+    from tests.conftest import EPISODE_ONE
+
+    script = EPISODE_ONE.replace("# Opening", "# An opening chapter with a long title").replace("# Closing", "# Sources")
+    folder = write_show(tmp_path / "scripts", episodes={"001-first.md": script})
+    out = tmp_path / "audio"
+    result = CliRunner().invoke(main, ["build", str(folder), "-o", str(out), "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    (mp3,) = out.glob("*.mp3")
+    starts = chap_starts(mp3)
+    assert len(starts) == 2 and starts[0][1] == 0 < starts[1][1], starts
