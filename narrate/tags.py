@@ -103,4 +103,5 @@ def write_tags(path: Path, show: Show, episode: Episode, chapters: Sequence[Chap
     if chapters:
         tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
                       sub_frames=[TIT2(encoding=3, text="Chapters")]))
+    tags.update_to_v23()  # mutagen writes v2.4-only frames (TDRC) into a v2.3 tag unless converted first
     tags.save(path, v2_version=3, v1=0)

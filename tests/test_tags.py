@@ -54,6 +54,15 @@ def test_chap_frames_are_written_in_time_order(tmp_path: Path) -> None:
     assert ids.index("CTOC") < ids.index("CHAP")
 
 
+def test_the_v23_tag_holds_no_v24_frames(tmp_path: Path) -> None:
+    project = load_project(write_show(tmp_path / "scripts"))
+    mp3 = tmp_path / "x.mp3"
+    mp3.write_bytes(b"")
+    write_tags(mp3, project.show, project.episodes[0], [ChapterTime("Only", 0.0, 1.0)], None)
+    ids = [f for f, _ in raw_frames(mp3)]
+    assert "TDRC" not in ids and "TYER" in ids, ids  # the release date as v2.3 readers look for it
+
+
 def test_more_chapters_than_a_chapter_table_holds_is_refused(tmp_path: Path) -> None:
     project = load_project(write_show(tmp_path / "scripts"))
     chapters = [ChapterTime(f"c{i}", float(i), i + 1.0) for i in range(MAX_CHAPTERS + 1)]
