@@ -2,7 +2,7 @@
 
 Hostile documents fail with a line number instead of hanging: aliases may expand to at most
 `MAX_ALIASED` values (a "billion laughs" document is refused while it is being read), an alias may not
-refer to the node that contains it, integers have at most `MAX_DIGITS` digits, and text may not hold
+refer to the node that contains it, values nest at most `MAX_DEPTH` deep, integers have at most `MAX_DIGITS` digits, and text may not hold
 control characters (YAML escapes such as "\\x07" would otherwise smuggle them into feeds and captions).
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 MAX_ALIASED = 10_000
+MAX_DEPTH = 50  # nesting; PyYAML composes recursively, so thousands of '[' would be a RecursionError
 MAX_DIGITS = 30
 
 
@@ -67,6 +68,7 @@ class _LineLoader(yaml.SafeLoader):
         self._first_line = first_line
         self._sizes: dict[int, int] = {}  # id(node) -> values in it once its aliases are expanded
         self._aliased = 0
+        self._depth = 0
 
     def _file_line(self, mark: yaml.Mark) -> int:
         return self._first_line + mark.line
@@ -84,7 +86,14 @@ class _LineLoader(yaml.SafeLoader):
                 raise YamlSyntaxError(self._file_line(event.start_mark),
                                       f"aliases (*name) expand to more than {MAX_ALIASED} values")
             return node
-        node = super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise YamlSyntaxError(self._file_line(self.peek_event().start_mark),
+                                  f"values nested more than {MAX_DEPTH} deep")
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
         if isinstance(node, yaml.SequenceNode):
             children = node.value
         elif isinstance(node, yaml.MappingNode):

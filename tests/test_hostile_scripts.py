@@ -121,6 +121,10 @@ CASES: dict[str, Case] = {
     "alias bomb in show.yaml": Case(_append(SHOW, _alias_bomb("x") + "\n"),
                                     (("aliases (*name) expand to more than 10000 values", (SHOW, "x4: ")),),
                                     may_block=True),
+    "YAML nested 100000 deep": Case(_front("lexicon: " + "[" * 100_000 + "]" * 100_000),
+                                    (("front matter: values nested more than 50 deep", (EP, "lexicon: [[[")),)),
+    "YAML nested 5000 deep in show.yaml": Case(_append(SHOW, "lexicon: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n"),
+                                               (("values nested more than 50 deep", "show.yaml:14"),)),
     "alias that contains itself": Case(_front("lexicon: &lex {Husák: *lex}"),
                                        (("alias *lex refers to a value that contains it", (EP, "&lex")),)),
     "aliased mapping with a bad key": Case(
