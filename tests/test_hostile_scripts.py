@@ -290,6 +290,9 @@ CASES: dict[str, Case] = {
     "upper-case .MD is built": Case(_write("002-SECOND.MD", EPISODE_TWO), (("Second episode", None),), exit_code=0),
     "angle-bracketed words and tabs stay text": Case(
         _replace(EP, "It sets the scene.", "It sets <illegible> the\tscene."), (("First episode", None),), exit_code=0),
+    "a 400-digit number in the text is read digit by digit": Case(
+        _replace(EP, "It sets the scene.", f"It sets {'9' * 400} scenes, the {'7' * 400}th."),
+        (("First episode", None),), exit_code=0),
     "255 chapters are fine": Case(_write("002-second.md", _chapters(255)), (("Second episode", None),),
                                   exit_code=0, commands=("check",)),
 }
