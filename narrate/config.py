@@ -134,7 +134,8 @@ def report_unknown(raw: dict, known: tuple[str, ...], what: str, loc: Callable[[
     """Record every key of `raw` that is not in `known` (a typo would otherwise be ignored silently)."""
     for key in raw:
         if key not in known:
-            problems.add(loc(key), f"unknown {what} '{key}' (known: {', '.join(known)})")
+            name = str(key) if len(str(key)) <= 40 else str(key)[:39] + "…"
+            problems.add(loc(key), f"unknown {what} '{name}' (known: {', '.join(known)})")
 
 
 def parse_pause(value: Any) -> float | None:

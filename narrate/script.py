@@ -384,7 +384,9 @@ def _container(info: str, loc: Location, show: Show | None, problems: Problems) 
         if not sep or not value:
             problems.add(loc, f"container option '{option}' must look like key=value")
             continue
-        raw[key] = int(value) if key in ("rate", "pitch") and value.isdigit() else value
+        # ASCII digits only ("²".isdigit() is true), and few: a rate of 5000 digits is reported, not converted.
+        number = value.isascii() and value.isdigit() and len(value) <= 6
+        raw[key] = int(value) if key in ("rate", "pitch") and number else value
     base = show.voice_for(role) if show else None
     return role, parse_voice(raw, loc, problems, base=base)
 
