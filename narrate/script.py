@@ -21,7 +21,7 @@ from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
 from narrate.config import (
-    brief, display_path, file_kind, parse_pause, parse_show, parse_voice, read_text, report_unknown,
+    brief, check_url, display_path, file_kind, parse_pause, parse_show, parse_voice, read_text, report_unknown,
 )
 from narrate.cover import episode_image_problem
 from narrate.errors import Problems
@@ -292,6 +292,9 @@ def _parse_front(meta: dict, shown: str, show: Show | None, problems: Problems) 
     if not isinstance(link, str):
         problems.add(loc("link"), "link must be a URL")
         link = ""
+    elif link.strip() and not check_url(link.strip()):
+        problems.add(loc("link"), f"link {brief(link.strip())} is not an absolute http(s) URL")
+        link = ""
     return {
         "number": number, "title": str(title).strip(), "release_date": release, "summary": summary.strip(),
         "document": document, "lexicon": lexicon, "episode_type": episode_type, "image": image,
@@ -318,6 +321,8 @@ def _parse_document(raw: Any, shown: str, where: Location, problems: Problems) -
                 values["authors"] = tuple(a.strip() for a in items)
         elif isinstance(value, (str, int, dt.date)) and not isinstance(value, bool):
             values[key] = str(value).strip()
+            if key == "url" and values[key] and not check_url(values[key]):
+                problems.add(loc, f"document url {brief(values[key])} is not an absolute http(s) URL")
         else:
             problems.add(loc, f"document {key} must be text")
     return DocumentInfo(**values)

@@ -229,6 +229,11 @@ CASES: dict[str, Case] = {
                                                     (EP, "image:")),)),
     "episode image is a folder": Case(_both(lambda folder: (folder / "art.png").mkdir(), _front("image: art.png")),
                                       (("image art.png: is a folder, not a regular file", (EP, "image:")),)),
+    "episode link not a URL": Case(_front("link: javascript:alert(1)"),
+                                   (("link 'javascript:alert(1)' is not an absolute http(s) URL", (EP, "link:")),)),
+    "document url not a URL": Case(_front("  url: file:///etc/passwd"),
+                                   (("document url 'file:///etc/passwd' is not an absolute http(s) URL",
+                                     (EP, "url:")),)),
     # --- which files are scripts ---
     "upper-case .MD is a script": Case(_write("002-SECOND.MD", "no front matter here\n"),
                                        (("script has no front matter", "002-SECOND.MD:1"),)),
