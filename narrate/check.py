@@ -10,13 +10,13 @@ from narrate.build import default_cache_dir
 from narrate.cache import Cache
 from narrate.config import find_show_file, load_show
 from narrate.cover import load_artwork
-from narrate.errors import UserError
+from narrate.errors import Problems, ProblemsError, UserError
 from narrate.lexicon import merge_lexicons
 from narrate.model import Pause, VoiceSpec
 from narrate.normalize import spoken_text
 from narrate.plan import EngineInfo, plan_episode
 from narrate.render import verify_and_trim
-from narrate.script import Project, load_project
+from narrate.script import Project, load_project, read_project
 from narrate.voices import open_engine, prepare_engines, unavailable_voice
 
 DEFAULT_RATE = 175
@@ -54,10 +54,22 @@ def estimate_seconds(project: Project, number: int) -> float:
 
 
 def check_scripts(scripts_dir: Path) -> list[EpisodeSummary]:
-    """Validate the show file, scripts, voices and cover without rendering; one summary row per episode."""
-    project = load_project(scripts_dir)
-    prepare_engines(project, load=True)
-    load_artwork(project.show)
+    """Validate the show file, scripts, voices and cover without rendering; one summary row per episode.
+
+    Every problem is listed at once: voices and the cover are checked even when some scripts have problems.
+    """
+    problems = Problems()
+    project = read_project(scripts_dir, problems)
+    if project is not None:
+        for stage in (lambda: prepare_engines(project, load=True), lambda: load_artwork(project.show)):
+            try:
+                stage()
+            except ProblemsError as exc:
+                problems.items.extend(exc.problems)
+            except UserError as exc:
+                problems.add(None, exc.message)
+    problems.raise_if_any()
+    assert project is not None
     return [
         EpisodeSummary(e.number, e.title, len(e.chapters), len(e.segments),
                        sum(len(s.text.split()) for s in e.segments), estimate_seconds(project, e.number))

@@ -1,7 +1,10 @@
 """The show file (`scripts/show.yaml`): show-wide settings, validated with every problem collected."""
 from __future__ import annotations
 
+import math
+import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ from narrate.categories import APPLE_CATEGORIES
 from narrate.errors import Problems
 from narrate.lexicon import parse_lexicon
 from narrate.model import ROLES, AudioSettings, Location, RenderSettings, Show, VoiceSpec
-from narrate.yamlfile import LineDict, YamlSyntaxError, line_of, load_yaml
+from narrate.yamlfile import CONTROL, LineDict, YamlSyntaxError, control_problems, line_of, load_yaml
 
 SHOW_FILES = ("show.yaml", "show.yml")
 DEFAULT_VOICES = {
@@ -29,23 +32,68 @@ AUDIO_KEYS = ("sample_rate", "channels", "bitrate", "pauses", "intro", "outro", 
 PAUSE_KEYS = ("sentence", "clause", "segment", "chapter", "document")
 VOICE_KEYS = ("engine", "voice", "rate", "pitch")
 MAX_PAUSE = 60.0
+MAX_TEXT_BYTES = 20_000_000  # a script or show file larger than this is not text anyone wrote
+MAX_WORKERS = 256
+MAX_TIMEOUT = 3600.0
 _BITRATE = re.compile(r"^(\d{2,3})k$")
 
 
 def find_show_file(scripts_dir: Path) -> Path | None:
     """The show file in a scripts folder, if there is one."""
     for name in SHOW_FILES:
-        if (scripts_dir / name).is_file():
+        # lexists: a show file that is a FIFO, a device or a broken link is reported by read_text, not ignored.
+        if os.path.lexists(scripts_dir / name):
             return scripts_dir / name
     return None
 
 
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for messages."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_bytes(path: Path, display: str, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """A regular file's bytes; never blocks on a FIFO or reads a device forever. ValueError names `display`."""
+    def fail(reason: str) -> ValueError:
+        return ValueError(f"{display}:1: cannot read file: {reason}")
+
+    try:
+        # Refused before opening: opening a device can have effects of its own (a tape rewinds, a tty attaches).
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise fail(f"it is {file_kind(mode)}, not a regular file")
+        # O_NONBLOCK: if a FIFO replaced the file since, opening it must not wait for a writer; fstat refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise fail(exc.strerror or str(exc)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise fail(f"it is {file_kind(info.st_mode)}, not a regular file")
+        if info.st_size > limit:
+            raise fail(f"it is {info.st_size / 1e6:.0f} MB; at most {limit / 1e6:.0f} MB")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise fail(exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise fail(f"it is larger than {limit / 1e6:.0f} MB")
+    return data
+
+
 def read_text(path: Path, display: str) -> str:
     """A script or show file as text; OSError/UnicodeError become ValueError with a one-line message."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"{display}:1: cannot read file: {exc.strerror or exc}") from None
+    data = read_bytes(path, display)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -56,9 +104,29 @@ def read_text(path: Path, display: str) -> str:
 def display_path(path: Path) -> str:
     """A path as shown in messages: relative to the current folder when inside it."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+        # The folder is resolved, not the file: a script that is a symlink (even a looping one) keeps its own name.
+        return str((path.absolute().parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError, RuntimeError):
         return str(path)
+
+
+def brief(value: Any, limit: int = 40) -> str:
+    """`repr(value)` cut to `limit` characters, so a hostile value cannot flood a message."""
+    if isinstance(value, (dict, list)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** limit:
+        return "a number too large to show"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float that is not a bool (YAML's .nan, .inf and true are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def report_unknown(raw: dict, known: tuple[str, ...], what: str, loc: Callable[[str], Location],
@@ -66,7 +134,8 @@ def report_unknown(raw: dict, known: tuple[str, ...], what: str, loc: Callable[[
     """Record every key of `raw` that is not in `known` (a typo would otherwise be ignored silently)."""
     for key in raw:
         if key not in known:
-            problems.add(loc(key), f"unknown {what} '{key}' (known: {', '.join(known)})")
+            name = str(key) if len(str(key)) <= 40 else str(key)[:39] + "…"
+            problems.add(loc(key), f"unknown {what} '{name}' (known: {', '.join(known)})")
 
 
 def parse_pause(value: Any) -> float | None:
@@ -74,6 +143,8 @@ def parse_pause(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            return None
         seconds = float(value)
     elif isinstance(value, str):
         m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*", value)
@@ -102,11 +173,11 @@ def parse_voice(raw: Any, where: Location, problems: Problems, base: VoiceSpec |
     if not isinstance(voice, str) or not voice.strip():
         problems.add(where, "voice 'voice' must name one of the engine's voices (see: narrate voices)")
         ok = False
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or not 50 <= rate <= 500):
-        problems.add(where, f"voice rate must be words per minute between 50 and 500, not {rate!r}")
+    if rate is not None and (not _whole(rate) or not 50 <= rate <= 500):
+        problems.add(where, f"voice rate must be words per minute between 50 and 500, not {brief(rate)}")
         ok = False
-    if pitch is not None and (isinstance(pitch, bool) or not isinstance(pitch, int) or not 0 <= pitch <= 100):
-        problems.add(where, f"voice pitch must be between 0 and 100, not {pitch!r}")
+    if pitch is not None and (not _whole(pitch) or not 0 <= pitch <= 100):
+        problems.add(where, f"voice pitch must be between 0 and 100, not {brief(pitch)}")
         ok = False
     return VoiceSpec(engine.strip(), voice.strip(), rate, pitch) if ok else None
 
@@ -143,14 +214,30 @@ def resolve_inside(root: Path, value: Any, loc: Location, what: str, problems: P
     if not isinstance(value, str) or not value.strip():
         problems.add(loc, f"{what} must be a file path relative to the show folder")
         return None
-    path = (root / value).resolve()
-    if not path.is_relative_to(root.resolve()):
-        problems.add(loc, f"{what} '{value}' is outside the show folder {display_path(root)}")
-        return None
-    if not path.is_file():
-        problems.add(loc, f"{what} '{value}' does not exist")
+    path, problem = inside_problem(root, value)
+    if problem:
+        problems.add(loc, f"{what} '{value}' {problem}")
         return None
     return path
+
+
+def inside_problem(root: Path, value: str) -> tuple[Path, str | None]:
+    """The resolved path of `value` relative to `root`, and why it is not a regular file inside root (or None)."""
+    try:
+        path = (root / value).resolve()
+    except (OSError, RuntimeError) as exc:  # Python 3.11 raises RuntimeError for a symlink loop
+        return root / value, f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    if not path.is_relative_to(root.resolve()):
+        return path, f"is outside the show folder {display_path(root)}"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return path, "does not exist"
+    except OSError as exc:
+        return path, f"cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(mode):
+        return path, f"is {file_kind(mode)}, not a regular file"
+    return path, None
 
 
 def load_show(scripts_dir: Path) -> Show:
@@ -170,7 +257,10 @@ def parse_show(scripts_dir: Path, problems: Problems) -> Show | None:
         return None
     shown = display_path(path)
     try:
-        raw = load_yaml(read_text(path, shown))
+        text = read_text(path, shown)
+        for problem in control_problems(text, shown):
+            problems.add(None, problem)
+        raw = load_yaml(CONTROL.sub(" ", text))  # on without them, to list the file's other problems too
     except YamlSyntaxError as exc:
         problems.add(Location(shown, exc.line), exc.message)
         return None
@@ -273,19 +363,19 @@ def _parse_audio(raw: Any, root: Path, shown: str, where: Location, problems: Pr
     report_unknown(raw, AUDIO_KEYS, "audio setting", loc, problems)
     values: dict[str, Any] = {}
     rate = raw.get("sample_rate", defaults.sample_rate)
-    if rate not in (22050, 24000, 32000, 44100, 48000):
-        problems.add(loc("sample_rate"), f"sample_rate must be 22050, 24000, 32000, 44100 or 48000, not {rate!r}")
+    if not _whole(rate) or rate not in (22050, 24000, 32000, 44100, 48000):
+        problems.add(loc("sample_rate"), f"sample_rate must be 22050, 24000, 32000, 44100 or 48000, not {brief(rate)}")
     else:
         values["sample_rate"] = rate
     channels = raw.get("channels", defaults.channels)
-    if channels not in (1, 2):
-        problems.add(loc("channels"), f"channels must be 1 (mono) or 2 (stereo), not {channels!r}")
+    if not _whole(channels) or channels not in (1, 2):
+        problems.add(loc("channels"), f"channels must be 1 (mono) or 2 (stereo), not {brief(channels)}")
     else:
         values["channels"] = channels
     bitrate = str(raw.get("bitrate", defaults.bitrate))
     m = _BITRATE.match(bitrate)
     if not m or not 32 <= int(m.group(1)) <= 320:
-        problems.add(loc("bitrate"), f"bitrate must look like 64k..320k, not {bitrate!r}")
+        problems.add(loc("bitrate"), f"bitrate must look like 64k..320k, not {brief(bitrate)}")
     else:
         values["bitrate"] = bitrate
     pauses = raw.get("pauses") or {}
@@ -298,7 +388,7 @@ def _parse_audio(raw: Any, root: Path, shown: str, where: Location, problems: Pr
             continue
         seconds = parse_pause(value)
         if seconds is None:
-            problems.add(loc(key, pauses), f"invalid pause length {value!r} (use seconds such as 0.5, 1.5s or 300ms, "
+            problems.add(loc(key, pauses), f"invalid pause length {brief(value)} (use seconds such as 0.5, 1.5s or 300ms, "
                          f"at most {MAX_PAUSE:g}s)")
         else:
             values[f"pause_{key}"] = seconds
@@ -308,8 +398,8 @@ def _parse_audio(raw: Any, root: Path, shown: str, where: Location, problems: Pr
     for key, low, high in (("loudness", -30.0, -10.0), ("true_peak", -9.0, 0.0)):
         if key in raw:
             value = raw[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                problems.add(loc(key), f"{key} must be a number between {low:g} and {high:g}, not {value!r}")
+            if not is_number(value) or not low <= value <= high:
+                problems.add(loc(key), f"{key} must be a number between {low:g} and {high:g}, not {brief(value)}")
             else:
                 values[key] = float(value)
     return AudioSettings(**{**defaults.__dict__, **values})
@@ -325,13 +415,14 @@ def _parse_render(raw: Any, shown: str, where: Location, problems: Problems) -> 
     for key, value in raw.items():
         loc = Location(shown, line_of(raw, key))
         if key == "workers":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                problems.add(loc, f"render workers must be 0 (one per core) or more, not {value!r}")
+            if not _whole(value) or not 0 <= value <= MAX_WORKERS:
+                problems.add(loc, f"render workers must be 0 (one per core) to {MAX_WORKERS}, not {brief(value)}")
             else:
                 values["workers"] = value
         elif key == "timeout":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                problems.add(loc, f"render timeout must be seconds above 0, not {value!r}")
+            if not is_number(value) or not 0 < value <= MAX_TIMEOUT:
+                problems.add(loc, f"render timeout must be seconds above 0 and at most {MAX_TIMEOUT:g}, "
+                             f"not {brief(value)}")
             else:
                 values["timeout"] = float(value)
         else:

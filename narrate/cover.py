@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
+from narrate.config import inside_problem
 from narrate.errors import UserError
 from narrate.model import Show
 from narrate.tags import Artwork
@@ -278,15 +279,24 @@ def safe_stem(name: str) -> str:
     return re.sub(r"-{2,}", "-", stem) or "episode"
 
 
+def episode_image_problem(root: Path, value: str) -> str | None:
+    """None when `value` names a valid episode image inside the show folder `root`, else why not."""
+    path, problem = inside_problem(root, value)
+    if problem is None or not path.exists():
+        problem = cover_problem(path, what="image")
+    return f"image {value}: {problem}" if problem else None
+
+
 def episode_artwork(show: Show, episode_image: str | None, *, where: str | None = None) -> tuple[Artwork, str] | None:
     """An episode's own image (a path relative to the show folder) and its published name; None without one."""
     if not episode_image:
         return None
     where = where or show.path
     root = show.root.resolve()
+    problem = episode_image_problem(show.root, episode_image)
+    if problem:
+        raise UserError(f"{where}: {problem}")
     path = (show.root / episode_image).resolve()
-    if not path.is_relative_to(root):
-        raise UserError(f"{where}: image {episode_image}: outside the show folder {show.root}")
     artwork, ext = _read_checked(path, f"{where}: image {episode_image}", "image")
     # The relative folder goes into the name too, so art/a.png and extra/a.png cannot overwrite each other;
     # "-art" keeps it apart from cover.* and from the episodes' own files.

@@ -179,10 +179,13 @@ _ACRONYMS = {word: " ".join(word) for word in _LETTERS} | {"ČSSR": "C S S R"}
 _ACRONYM = re.compile(r"(?<!\w)(%s)(?!\w)" % "|".join(sorted(_ACRONYMS, key=len, reverse=True)))
 
 
+MAX_NUMBER_DIGITS = 15  # longer numbers (ids, hostile input) are read digit by digit; num2words overflows at 306
+
+
 def _cardinal(digits: str) -> str:
-    """ "1,200" -> "one thousand, two hundred"; leading zeros are read digit by digit."""
+    """ "1,200" -> "one thousand, two hundred"; leading zeros and very long numbers are read digit by digit."""
     digits = digits.replace(",", "")
-    if len(digits) > 1 and digits.startswith("0"):
+    if len(digits) > 1 and digits.startswith("0") or len(digits) > MAX_NUMBER_DIGITS:
         return " ".join(num2words(int(d), lang="en") for d in digits)
     return num2words(int(digits), lang="en")
 
@@ -308,7 +311,8 @@ def _numbers(text: str) -> str:
         return _integer(whole)
 
     text = _DECADE.sub(decade, text)
-    text = _ORDINAL.sub(lambda m: _ordinal(int(m.group(1))), text)
+    text = _ORDINAL.sub(lambda m: _ordinal(int(m.group(1))) if len(m.group(1)) <= MAX_NUMBER_DIGITS
+                        else _cardinal(m.group(1)), text)
     text = _RANGE.sub(number_range, text)
     return _NUMBER.sub(number, text)
 

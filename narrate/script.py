@@ -7,8 +7,10 @@ Chapters are `#` headings; a plain paragraph is the narrator, a blockquote is th
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shlex
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +20,37 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
-from narrate.config import display_path, parse_pause, parse_show, parse_voice, read_text, report_unknown
+from narrate.config import (
+    brief, check_url, display_path, file_kind, parse_pause, parse_show, parse_voice, read_text, report_unknown,
+)
+from narrate.cover import episode_image_problem
 from narrate.errors import Problems
 from narrate.lexicon import parse_lexicon
 from narrate.model import ROLES, Chapter, DocumentInfo, Episode, Location, Pause, Segment, Show, VoiceSpec
-from narrate.yamlfile import YamlSyntaxError, line_of, load_yaml
+from narrate.tags import MAX_CHAPTERS
+from narrate.yamlfile import CONTROL, YamlSyntaxError, control_problems, line_of, load_yaml
 
 FRONT_KEYS = ("title", "episode", "date", "summary", "document", "lexicon", "type", "image", "link")
 DOCUMENT_KEYS = ("title", "authors", "date", "translator", "source", "url", "rights")
 EPISODE_TYPES = ("full", "trailer", "bonus")
 _PAUSE = re.compile(r"^<!--\s*pause\s*:?\s*(?P<value>.*?)\s*-->\s*$", re.IGNORECASE | re.DOTALL)
 _COMMENT = re.compile(r"^<!--.*-->\s*$", re.DOTALL)
+MAX_PROBLEMS = 20  # per script: a pathological script is not worth a thousand lines
+MAX_EPISODE_NUMBER = 2**31 - 1  # podcast apps keep itunes:episode in a 32-bit integer
+# The longest name derived from a slug, SLUG.<10 hex digits>.chapters.json, must leave room below NAME_MAX
+# (255 bytes) for temporary-file prefixes and suffixes: at most 200 bytes in all.
+LONGEST_SUFFIX = ".0123456789.chapters.json"
+MAX_SLUG = 200 - len(LONGEST_SUFFIX)
+# HTML elements that markdown-it reads as inline HTML; other <words> (a document's <illegible>) stay text.
+_HTML_TAGS = frozenset("""
+a abbr address area article aside audio b base bdi bdo blockquote body br button canvas caption cite code col
+colgroup data datalist dd del details dfn dialog div dl dt em embed fieldset figcaption figure font footer form
+h1 h2 h3 h4 h5 h6 head header hr html i iframe img input ins kbd label legend li link main map mark math menu
+meta meter nav noscript object ol optgroup option output p param picture pre progress q rp rt ruby s samp
+script section select slot small source span strike strong style sub summary sup svg table tbody td template
+textarea tfoot th thead time title tr track tt u ul var video wbr
+""".split())
+_TAG_NAME = re.compile(r"^</?([A-Za-z][A-Za-z0-9-]*)")
 _UNSUPPORTED = {
     "bullet_list_open": "lists", "ordered_list_open": "lists", "fence": "code blocks",
     "code_block": "code blocks", "table_open": "tables",
@@ -64,45 +86,71 @@ def slugify(stem: str) -> str:
     return slug or "episode"
 
 
+def is_script_name(name: str) -> bool:
+    """Whether a file name is an episode script: `*.md` in any case, except README.md, dotfiles and editor files."""
+    # Editor backups (`x.md~`, `.x.md.swp`, `#x.md#`) do not end in .md; Emacs locks (`.#x.md`) are dotfiles.
+    return name.lower().endswith(".md") and name.lower() != "readme.md" and not name.startswith((".", "#"))
+
+
 def episode_scripts(scripts_dir: Path) -> list[Path]:
-    """The episode scripts in a folder: every `*.md` except README.md, in name order."""
-    return sorted(p for p in scripts_dir.glob("*.md") if p.name.lower() != "readme.md")
+    """The episode scripts in a folder (see `is_script_name`), in name order."""
+    with os.scandir(scripts_dir) as entries:
+        return sorted(scripts_dir / e.name for e in entries if is_script_name(e.name))
 
 
 def load_project(scripts_dir: Path) -> Project:
     """Parse the show file and every script, collecting all problems before raising."""
     problems = Problems()
-    if not scripts_dir.is_dir():
-        problems.add(None, f"{display_path(scripts_dir)}: scripts folder does not exist")
+    project = read_project(scripts_dir, problems)
+    problems.raise_if_any()
+    assert project is not None
+    return project
+
+
+def read_project(scripts_dir: Path, problems: Problems) -> Project | None:
+    """The show and the scripts that parse, recording every problem; None when the show file is unusable.
+
+    With problems recorded, the project holds only the scripts without any, so later checks (voices,
+    cover) can still run and one run lists every problem.
+    """
+    folder_problem = _folder_problem(scripts_dir)
+    if folder_problem:
+        problems.add(None, f"{display_path(scripts_dir)}: {folder_problem}")
         problems.raise_if_any()
     show = parse_show(scripts_dir, problems)
     episodes: list[Episode] = []
-    paths = episode_scripts(scripts_dir)
+    try:
+        paths = episode_scripts(scripts_dir)
+    except OSError as exc:
+        problems.add(None, f"{display_path(scripts_dir)}: cannot list the scripts folder: {exc.strerror or exc}")
+        problems.raise_if_any()
     if not paths:
         problems.add(display_path(scripts_dir), "no episode scripts (*.md) in this folder")
+    numbers: dict[int, str] = {}
+    slugs: dict[str, str] = {}
     for path in paths:
-        episode = parse_episode(path, show, problems)
+        # Numbers are compared even for scripts with other problems, so one run lists every problem.
+        episode, number = _read_episode(path, show, problems)
         if episode is not None:
             episodes.append(episode)
-    seen: dict[int, Episode] = {}
-    slugs: dict[str, Episode] = {}
-    for episode in episodes:
-        if episode.number in seen:
-            problems.add(Location(episode.path, 1),
-                         f"episode number {episode.number} is also used by {seen[episode.number].path}")
-        seen.setdefault(episode.number, episode)
-        if episode.slug in slugs:
-            problems.add(Location(episode.path, 1),
-                         f"file name gives the same output name '{episode.slug}' as {slugs[episode.slug].path}")
-        slugs.setdefault(episode.slug, episode)
-    problems.raise_if_any()
-    assert show is not None
+        where = display_path(path)
+        if number is not None:
+            if number in numbers:
+                problems.add(Location(where, 1), f"episode number {number} is also used by {numbers[number]}")
+            numbers.setdefault(number, where)
+        slug = slugify(path.stem)
+        if slug in slugs:
+            problems.add(Location(where, 1), f"file name gives the same output name '{slug}' as {slugs[slug]}")
+        slugs.setdefault(slug, where)
+    if show is None:
+        return None
     return Project(show, tuple(sorted(episodes, key=lambda e: e.number)))
 
 
 def split_front_matter(text: str) -> tuple[str | None, str, int]:
     """(front matter or None, body, line number in the file where the body starts)."""
-    lines = text.splitlines(keepends=True)
+    # Split at line feeds only, as markdown-it and the line numbers of messages do (not at U+2028 or form feeds).
+    lines = [line for line in re.split(r"(?<=\n)", text) if line]
     if not lines or lines[0].strip() != "---":
         return None, text, 1
     for i in range(1, len(lines)):
@@ -111,44 +159,84 @@ def split_front_matter(text: str) -> tuple[str | None, str, int]:
     raise ValueError("front matter starts with '---' but never ends (add a closing '---' line)")
 
 
+def _folder_problem(scripts_dir: Path) -> str | None:
+    try:
+        mode = scripts_dir.stat().st_mode
+    except FileNotFoundError:
+        return "scripts folder does not exist"
+    except OSError as exc:
+        return f"cannot open the scripts folder: {exc.strerror or exc}"
+    if not stat.S_ISDIR(mode):
+        return f"the scripts folder is {file_kind(mode)}, not a folder"
+    return None
+
+
 def parse_episode(path: Path, show: Show | None, problems: Problems) -> Episode | None:
     """Parse one episode script, recording every problem; None when it cannot be used."""
+    return _read_episode(path, show, problems)[0]
+
+
+def _read_episode(path: Path, show: Show | None, problems: Problems) -> tuple[Episode | None, int | None]:
+    """The parsed episode (None when it has problems) and its episode number when that much could be read."""
+    before = len(problems.items)
+    result = _parse_script(path, show, problems)
+    found = problems.items[before:]
+    if len(found) > MAX_PROBLEMS:
+        problems.items[before:] = found[:MAX_PROBLEMS] + [
+            f"{display_path(path)}: {len(found) - MAX_PROBLEMS} more problems in this script (fix these first)"]
+    return result
+
+
+def _parse_script(path: Path, show: Show | None, problems: Problems) -> tuple[Episode | None, int | None]:
     shown = display_path(path)
     before = len(problems.items)
+    slug = slugify(path.stem)
+    if len(slug) > MAX_SLUG:
+        problems.add(Location(shown, 1), f"file name is too long for the files made from it: its output name is "
+                     f"{len(slug)} characters, at most {MAX_SLUG} (shorten the file name)")
     try:
         text = read_text(path, shown)
     except ValueError as exc:
         problems.add(None, str(exc))
-        return None
+        return None, None
     if not text.strip():
         problems.add(Location(shown, 1), "script is empty")
-        return None
+        return None, None
+    for problem in control_problems(text, shown):
+        problems.add(None, problem)
+    # Parse on without them, so one run lists this script's other problems too.
+    text = CONTROL.sub(" ", text)
     try:
         front, body, body_line = split_front_matter(text)
     except ValueError as exc:
         problems.add(Location(shown, 1), str(exc))
-        return None
+        return None, None
     if front is None:
         problems.add(Location(shown, 1), "script has no front matter (start it with '---', title and episode)")
-        return None
+        return None, None
     try:
         meta = load_yaml(front, first_line=2)
     except YamlSyntaxError as exc:
         problems.add(Location(shown, exc.line), f"front matter: {exc.message}")
-        return None
+        return None, None
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
         problems.add(Location(shown, 2), "front matter must be a YAML mapping (key: value lines)")
-        return None
-    fields = _parse_front(meta, shown, problems)
+        return None, None
+    fields = _parse_front(meta, shown, show, problems)
     chapters = _parse_body(body, body_line, shown, show, problems)
+    number = meta.get("episode") if _is_episode_number(meta.get("episode")) else None
     if len(problems.items) > before:
-        return None
-    return Episode(chapters=chapters, path=shown, slug=slugify(path.stem), **fields)
+        return None, number
+    return Episode(chapters=chapters, path=shown, slug=slug, **fields), number
 
 
-def _parse_front(meta: dict, shown: str, problems: Problems) -> dict[str, Any]:
+def _is_episode_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_EPISODE_NUMBER
+
+
+def _parse_front(meta: dict, shown: str, show: Show | None, problems: Problems) -> dict[str, Any]:
     def loc(key: str, mapping: Any = meta) -> Location:
         return Location(shown, line_of(mapping, key, 2))
 
@@ -164,8 +252,9 @@ def _parse_front(meta: dict, shown: str, problems: Problems) -> dict[str, Any]:
     if number is None:
         problems.add(loc("episode"), "missing episode number (add 'episode: N' to the front matter)")
         number = 0
-    elif isinstance(number, bool) or not isinstance(number, int) or number < 0:
-        problems.add(loc("episode"), f"episode number must be a whole number of 0 or more, not {number!r}")
+    elif not _is_episode_number(number):
+        problems.add(loc("episode"), f"episode number must be a whole number from 0 to {MAX_EPISODE_NUMBER}, "
+                     f"not {brief(number)}")
         number = 0
     release = meta.get("date")
     if release is None:
@@ -177,7 +266,7 @@ def _parse_front(meta: dict, shown: str, problems: Problems) -> dict[str, Any]:
         try:
             release = dt.date.fromisoformat(str(release).strip())
         except ValueError:
-            problems.add(loc("date"), f"release date {release!r} is not a date (use YYYY-MM-DD)")
+            problems.add(loc("date"), f"release date {brief(release)} is not a date (use YYYY-MM-DD)")
             release = dt.date(1970, 1, 1)
     summary = meta.get("summary", "")
     if not isinstance(summary, str):
@@ -185,19 +274,26 @@ def _parse_front(meta: dict, shown: str, problems: Problems) -> dict[str, Any]:
         summary = ""
     episode_type = meta.get("type", "full")
     if episode_type not in EPISODE_TYPES:
-        problems.add(loc("type"), f"type must be one of {', '.join(EPISODE_TYPES)}, not {episode_type!r}")
+        problems.add(loc("type"), f"type must be one of {', '.join(EPISODE_TYPES)}, not {brief(episode_type)}")
         episode_type = "full"
     document = _parse_document(meta.get("document"), shown, loc("document"), problems)
     lexicon, lex_problems = parse_lexicon(meta.get("lexicon"), str(loc("lexicon")))
     for problem in lex_problems:
         problems.add(None, problem)
     image = meta.get("image")
-    if image is not None and not isinstance(image, str):
+    if image is not None and (not isinstance(image, str) or not image.strip()):
         problems.add(loc("image"), "image must be a file path relative to the show folder")
         image = None
+    elif image is not None and show is not None:
+        problem = episode_image_problem(show.root, image)
+        if problem:
+            problems.add(loc("image"), problem)
     link = meta.get("link", "")
     if not isinstance(link, str):
         problems.add(loc("link"), "link must be a URL")
+        link = ""
+    elif link.strip() and not check_url(link.strip()):
+        problems.add(loc("link"), f"link {brief(link.strip())} is not an absolute http(s) URL")
         link = ""
     return {
         "number": number, "title": str(title).strip(), "release_date": release, "summary": summary.strip(),
@@ -225,25 +321,50 @@ def _parse_document(raw: Any, shown: str, where: Location, problems: Problems) -
                 values["authors"] = tuple(a.strip() for a in items)
         elif isinstance(value, (str, int, dt.date)) and not isinstance(value, bool):
             values[key] = str(value).strip()
+            if key == "url" and values[key] and not check_url(values[key]):
+                problems.add(loc, f"document url {brief(values[key])} is not an absolute http(s) URL")
         else:
             problems.add(loc, f"document {key} must be text")
     return DocumentInfo(**values)
 
 
-def _inline_text(token: Token) -> str:
-    """The plain text of an inline token: emphasis markers and comments dropped, line breaks as spaces."""
+def _inline_text(token: Token, loc: Location, problems: Problems) -> str:
+    """The plain text of an inline token: emphasis markers and comments dropped, line breaks as spaces.
+
+    Links, images and HTML tags are errors: their URLs and markup would otherwise be dropped silently.
+    """
     parts: list[str] = []
+    found: dict[str, str] = {}  # one problem of each kind per paragraph, the first one's markup quoted
     for child in token.children or []:
         if child.type in ("text", "code_inline"):
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
+        elif child.type == "link_open":
+            found.setdefault("link", str(child.attrs.get("href", "")))
         elif child.type == "image":
-            parts.append(child.content)
+            found.setdefault("image", str(child.attrs.get("src", "")))
         elif child.type == "html_inline" and not child.content.startswith("<!--"):
-            # Angle brackets in a document (<illegible>) are text, not markup to drop.
-            parts.append(child.content)
+            tag = _TAG_NAME.match(child.content)
+            if tag and tag.group(1).lower() in _HTML_TAGS:
+                found.setdefault("html", child.content)
+            else:
+                # Angle brackets in a document (<illegible>) are text, not markup to drop.
+                parts.append(child.content)
+    if "link" in found:
+        problems.add(loc, f"links are not supported in scripts ({_cut(found['link'])}): write the link text alone, "
+                     "and put the URL in the text or in the front matter's 'link' or document 'url'")
+    if "image" in found:
+        problems.add(loc, f"images are not supported in scripts ({_cut(found['image'])}); "
+                     "an episode's art is the front matter's 'image'")
+    if "html" in found:
+        problems.add(loc, f"HTML is not supported in scripts ({_cut(found['html'])}); "
+                     "write plain text (\\< for a literal '<')")
     return re.sub(r"\s+", " ", "".join(parts)).strip()
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _container(info: str, loc: Location, show: Show | None, problems: Problems) -> tuple[str, VoiceSpec | None]:
@@ -268,7 +389,9 @@ def _container(info: str, loc: Location, show: Show | None, problems: Problems) 
         if not sep or not value:
             problems.add(loc, f"container option '{option}' must look like key=value")
             continue
-        raw[key] = int(value) if key in ("rate", "pitch") and value.isdigit() else value
+        # ASCII digits only ("²".isdigit() is true), and few: a rate of 5000 digits is reported, not converted.
+        number = value.isascii() and value.isdigit() and len(value) <= 6
+        raw[key] = int(value) if key in ("rate", "pitch") and number else value
     base = show.voice_for(role) if show else None
     return role, parse_voice(raw, loc, problems, base=base)
 
@@ -282,6 +405,7 @@ def _parse_body(body: str, first_line: int, shown: str, show: Show | None, probl
     container: tuple[str, VoiceSpec | None] | None = None
     quote_depth = 0
     reported_orphan = False
+    reported_nesting = False
 
     def close_chapter() -> None:
         if title is None:
@@ -298,15 +422,19 @@ def _parse_body(body: str, first_line: int, shown: str, show: Show | None, probl
                 problems.add(loc, f"use '#' for chapter headings ('{token.markup}' is not supported)")
                 continue
             close_chapter()
-            title, title_loc, items = _inline_text(tokens[i + 1]), loc, []
+            title, title_loc, items = _inline_text(tokens[i + 1], loc, problems), loc, []
             if not title:
                 problems.add(loc, "chapter heading has no title")
+            if len(chapters) == MAX_CHAPTERS:
+                problems.add(loc, f"more than {MAX_CHAPTERS} chapters: MP3 chapter tables (ID3 CTOC) hold at "
+                             f"most {MAX_CHAPTERS}; this is chapter {MAX_CHAPTERS + 1}")
         elif token.type == "container_role_open":
-            if container is not None:
+            if container is not None and not reported_nesting:
                 problems.add(loc, "':::' blocks cannot be nested")
+                reported_nesting = True  # once per block: a thousand nested blocks are one mistake
             container = _container(token.info, loc, show, problems)
         elif token.type == "container_role_close":
-            container = None
+            container, reported_nesting = None, False
         elif token.type == "blockquote_open":
             quote_depth += 1
         elif token.type == "blockquote_close":
@@ -314,7 +442,7 @@ def _parse_body(body: str, first_line: int, shown: str, show: Show | None, probl
         elif token.type == "html_block":
             _html_block(token.content, loc, items, problems, title is not None)
         elif token.type == "inline" and tokens[i - 1].type == "paragraph_open":
-            text = _inline_text(token)
+            text = _inline_text(token, loc, problems)
             if not text:
                 continue
             if title is None:

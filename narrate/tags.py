@@ -10,6 +10,8 @@ from mutagen.id3 import (
     APIC, CHAP, COMM, CTOC, ID3, PCST, TALB, TCON, TCOP, TDRC, TIT2, TLAN, TPE1, TRCK, USLT, WOAS, WXXX,
     CTOCFlags, ID3NoHeaderError,
 )
+from mutagen.id3._tags import save_frame
+
 
 from narrate.model import Episode, Show
 from narrate.record import ChapterTime
@@ -21,6 +23,29 @@ class Artwork:
 
     data: bytes
     mime: str
+
+
+MAX_CHAPTERS = 255  # the CTOC frame counts its entries in one byte
+
+
+class _ChapterOrderID3(ID3):
+    """ID3 that writes the CTOC and then the CHAP frames in time order, after every other frame.
+
+    mutagen sorts frames by size, so players that read CHAP frames in file order rather than through
+    the CTOC would list a short title such as "Sources" first.
+    """
+
+    def _write(self, config):  # noqa: ANN001, ANN202 - mutagen's private hook, called by save()
+        tocs, chapters = self.getall("CTOC"), self.getall("CHAP")
+        self.delall("CTOC")
+        self.delall("CHAP")
+        try:
+            data = super()._write(config)
+        finally:
+            for frame in tocs + chapters:
+                self.add(frame)
+        ordered = tocs + sorted(chapters, key=lambda f: (f.start_time, f.end_time))
+        return data + b"".join(save_frame(frame, config=config) for frame in ordered)
 
 
 def iso639_2(language: str) -> str:
@@ -43,11 +68,13 @@ def full_text(episode: Episode) -> str:
 def write_tags(path: Path, show: Show, episode: Episode, chapters: Sequence[ChapterTime],
                artwork: Artwork | None) -> None:
     """Replace every tag in `path` with the episode's metadata and chapters, saved as ID3v2.3."""
+    if len(chapters) > MAX_CHAPTERS:
+        raise ValueError(f"{len(chapters)} chapters: an ID3 chapter table holds at most {MAX_CHAPTERS}")
     try:
-        tags = ID3(path)
+        tags = _ChapterOrderID3(path)
         tags.clear()
     except ID3NoHeaderError:
-        tags = ID3()
+        tags = _ChapterOrderID3()
     language = iso639_2(show.language)
     tags.add(TIT2(encoding=3, text=episode.title))
     tags.add(TPE1(encoding=3, text=show.author))
@@ -76,4 +103,5 @@ def write_tags(path: Path, show: Show, episode: Episode, chapters: Sequence[Chap
     if chapters:
         tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
                       sub_frames=[TIT2(encoding=3, text="Chapters")]))
+    tags.update_to_v23()  # mutagen writes v2.4-only frames (TDRC) into a v2.3 tag unless converted first
     tags.save(path, v2_version=3, v1=0)

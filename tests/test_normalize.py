@@ -135,3 +135,19 @@ BURDEN = LexiconEntry("Burden", "BUR-den", "b'3:d@n")  # phonemes containing a d
 def test_spoken_text(text: str, lexicon: tuple[LexiconEntry, ...], phonemes: bool,
                      expected: str) -> None:
     assert spoken_text(text, language="en", lexicon=lexicon, phonemes=phonemes) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "9" * 400,  # num2words overflows past 306 digits
+    "7" * 5000 + "th",  # int() refuses strings of over 4300 digits
+    "$" + "9" * 5000,
+    "No. " + "9" * 5000,
+    "1" * 5000 + "-" + "2" * 5000,
+])
+def test_very_long_numbers_are_read_digit_by_digit(text: str) -> None:
+    spoken = normalize(f"It was {text}.", "en")
+    assert spoken.startswith("It was ") and spoken.count(" nine") + spoken.count(" seven") + spoken.count(" one") >= 400
+
+
+def test_numbers_up_to_fifteen_digits_are_read_as_numbers() -> None:
+    assert normalize("999999999999999", "en").startswith("nine hundred and ninety-nine trillion")

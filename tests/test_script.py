@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from narrate.script import episode_as_dict, episode_scripts, load_project, slugify
+from narrate.script import episode_as_dict, episode_scripts, is_script_name, load_project, slugify
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 
@@ -44,3 +44,28 @@ def test_every_golden_script_has_expected_json() -> None:
 def test_slug_is_stable_ascii(stem: str, slug: str) -> None:
     assert slugify(stem) == slug
     assert slugify(stem).isascii()
+
+
+@pytest.mark.parametrize(("name", "is_script"), [
+    ("001-letter.md", True),
+    ("002-NOTES.MD", True),  # a script in any case, as on case-insensitive file systems
+    ("003-x.Md", True),
+    ("README.md", False),
+    ("readme.MD", False),
+    (".#001-letter.md", False),  # Emacs lock
+    ("#001-letter.md#", False),  # Emacs auto-save
+    ("001-letter.md~", False),  # backup
+    (".001-letter.md.swp", False),  # Vim swap
+    (".001-letter.md.swo", False),
+    (".hidden.md", False),
+    ("001-letter.markdown", False),
+    ("001-letter.txt", False),
+])
+def test_which_files_are_scripts(name: str, is_script: bool) -> None:
+    assert is_script_name(name) is is_script
+
+
+def test_editor_files_beside_scripts_are_not_listed(tmp_path: Path) -> None:
+    for name in ("001-a.md", "002-B.MD", ".#001-a.md", "001-a.md~", ".001-a.md.swp", "#001-a.md#", "README.md"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert [p.name for p in episode_scripts(tmp_path)] == ["001-a.md", "002-B.MD"]
