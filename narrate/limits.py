@@ -1,0 +1,6 @@
+"""Bounds on the numbers a user can give (CLI options, render settings), in one place for every caller."""
+from __future__ import annotations
+
+MAX_TIMEOUT = 86400.0  # seconds a piece may take to render, at most: a day (an "infinite" wait overflows)
+MAX_WORKERS = 64  # render processes at most, whatever was asked for
+MIN_RATE, MAX_RATE = 50, 500  # words per minute a voice may speak at (as show.yaml allows)
