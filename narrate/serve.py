@@ -546,7 +546,7 @@ class PreviewHandler(BaseHTTPRequestHandler):
         if if_modified_since and not resource.vary_host:
             try:
                 since = email.utils.parsedate_to_datetime(if_modified_since)
-            except (TypeError, ValueError, IndexError):
+            except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999 overflows
                 return False
             if since is None or since.tzinfo is None:
                 return False

@@ -288,10 +288,22 @@ RANGES = {
 }
 
 
-def _request(port: int, range_header: str) -> tuple[int, dict[str, str]]:
+OTHER_HEADERS = {
+    # header -> status, for the same file
+    "If-Modified-Since: Mon, 01 Jan 99999999999 00:00:00 GMT": 200,
+    "If-Modified-Since: " + "9" * 5000: 200,
+    "If-Modified-Since: Mon, 01 Jan 1970 99:99:99 GMT": 200,
+    "If-None-Match: " + "," * 5000: 200,
+    "Host: " + "h" * 5000: 200,
+    "If-Range: " + "9" * 5000 + "\r\nRange: bytes=0-1": 200,
+}
+
+
+def _request(port: int, range_header: str, other: str | None = None) -> tuple[int, dict[str, str]]:
+    extra = f"Range: {range_header}" if other is None else other
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(b"GET /episode.mp3 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nRange: "
-                     + range_header.encode("utf-8") + b"\r\n\r\n")
+        conn.sendall(b"GET /episode.mp3 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     + extra.encode("utf-8") + b"\r\n\r\n")
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = conn.recv(65536)
@@ -319,6 +331,8 @@ def test_serve_answers_silly_ranges_and_stays_up(tmp_path: Path) -> None:
         for header, (status, content_range) in RANGES.items():
             got, headers = _request(port, header)
             assert (got, headers.get("Content-Range")) == (status, content_range), header[:40]
+        for header, status in OTHER_HEADERS.items():
+            assert _request(port, "", header)[0] == status, header[:40]
         assert _request(port, "bytes=0-1")[0] == 206  # still serving
         assert time.monotonic() - started < TIME_BOUND
     finally:
