@@ -339,3 +339,48 @@ def test_serve_answers_silly_ranges_and_stays_up(tmp_path: Path) -> None:
         server.terminate()
         _, stderr = server.communicate(timeout=10)
     assert "Traceback" not in stderr, stderr
+
+
+# ----------------------------------------------------------------------------- the real engine
+
+REAL_SHOW = SHOW_YAML.replace("engine: fake, voice: low", "engine: pyttsx3, voice: gmw/en-us").replace(
+    "engine: fake, voice: high", "engine: pyttsx3, voice: gmw/en-us")
+
+
+def test_real_engine_speaks_a_long_unpunctuated_paragraph_in_short_cues(tmp_path: Path) -> None:
+    scripts = write_show(tmp_path / "scripts", REAL_SHOW, _episode(_words(400)))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(scripts), "-o", str(out), "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    cues = _cues((out / "001-first.vtt").read_text(encoding="utf-8"))
+    assert len(cues) > 25
+    assert max(end - start for start, end, _ in cues) <= 10.0  # one cue of about 2 min 20 s before
+
+
+def test_real_engine_build_stops_with_one_line_when_the_cache_is_removed(tmp_path: Path) -> None:
+    """`rm -rf .narrate-cache` during a real build: espeak's workers used to hang until the timeout."""
+    body = "\n\n".join(f"Sentence number {n} is here." for n in range(60))
+    scripts = write_show(tmp_path / "scripts", REAL_SHOW, _episode(body))
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    before = set(_temp_leftovers())
+
+    def remove_when_started() -> None:
+        deadline = time.monotonic() + TIME_BOUND
+        while time.monotonic() < deadline and len(list(cache.glob("??/*.json"))) < 5:
+            time.sleep(0.02)
+        shutil.rmtree(cache, ignore_errors=True)
+
+    import threading
+
+    remover = threading.Thread(target=remove_when_started)
+    remover.start()
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["build", str(scripts), "-o", str(out), "--cache-dir", str(cache)])
+    remover.join()
+    assert time.monotonic() - started < TIME_BOUND
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: the cache folder {cache} was removed during the build; run the build again"], \
+        result.output
+    assert _written(out) == []
+    assert set(_temp_leftovers(tmp_path)) - before == set()
