@@ -17,9 +17,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ from click.testing import CliRunner
 from narrate.cli import main
 from narrate.engines import register_engine
 from narrate.fsutil import TMP_PREFIX
-from tests.conftest import EPISODE_ONE, SHOW_YAML, write_show
+from tests.conftest import SHOW_YAML, write_show
 from tests.fake_engine import FakeEngine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,8 +121,6 @@ class Case:
     episodes: dict[str, str] | None = None
     show: str = SHOW_YAML
     unwritable: tuple[str, str] | None = None  # ("out" | "cache", "readonly" | "full")
-    expect_no_say_file: bool = False
-    extra: tuple[str, ...] = field(default=())
 
 
 BUILD = ("build", "{scripts}", "-o", "{out}", "--cache-dir", "{cache}")
@@ -166,7 +165,7 @@ def _temp_leftovers(*folders: Path) -> list[Path]:
     found: list[Path] = []
     for folder in folders:
         if folder.is_dir():
-            found += [p for p in folder.rglob(f"{TMP_PREFIX}*")]
+            found += list(folder.rglob(f"{TMP_PREFIX}*"))
     found += [Path(tempfile.gettempdir()) / name for name in os.listdir(tempfile.gettempdir())
               if name.startswith(f"{TMP_PREFIX}render-")]
     return found
@@ -369,8 +368,6 @@ def test_real_engine_build_stops_with_one_line_when_the_cache_is_removed(tmp_pat
         while time.monotonic() < deadline and len(list(cache.glob("??/*.json"))) < 5:
             time.sleep(0.02)
         shutil.rmtree(cache, ignore_errors=True)
-
-    import threading
 
     remover = threading.Thread(target=remove_when_started)
     remover.start()
