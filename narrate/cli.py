@@ -11,7 +11,7 @@ import click
 
 from narrate import __version__
 from narrate.errors import NarrateError, os_error_message
-from narrate.limits import MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE
+from narrate.limits import LOUDNESS, MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE, TRUE_PEAK
 
 log = logging.getLogger("narrate")
 
@@ -61,24 +61,26 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     _setup_logging(verbose, quiet)
 
 
-class Seconds(click.ParamType):
-    """A finite number of seconds above 0 and at most `maximum`: not nan, inf, 0 or negative."""
+class Number(click.ParamType):
+    """A finite number from `low` to `high` (above `low` when `above`): never nan or inf, whatever float() takes."""
 
-    name = "seconds"
+    name = "number"
 
-    def __init__(self, maximum: float) -> None:
-        self.maximum = maximum
+    def __init__(self, low: float, high: float, what: str = "a number", above: bool = False) -> None:
+        self.low, self.high, self.what, self.above = low, high, what, above
 
     def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
         if isinstance(value, float):
             return value
         try:
-            seconds = float(value)
+            number = float(value)
         except ValueError:
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        if not math.isfinite(seconds) or not 0 < seconds <= self.maximum:
-            self.fail(f"{value} is not a number of seconds above 0 and at most {self.maximum:g}", param, ctx)
-        return seconds
+            self.fail(f"{value!r} is not {self.what}", param, ctx)
+        in_range = (self.low < number if self.above else self.low <= number) and number <= self.high
+        if not (math.isfinite(number) and in_range):
+            bounds = f"above {self.low:g}" if self.above else f"from {self.low:g}"
+            self.fail(f"{value} is not {self.what} {bounds} and at most {self.high:g}", param, ctx)
+        return number
 
 
 SCRIPTS = click.argument("scripts_dir", type=click.Path(path_type=Path), default="scripts", required=False)
@@ -94,7 +96,7 @@ SCRIPTS = click.argument("scripts_dir", type=click.Path(path_type=Path), default
 @click.option("--prune", is_flag=True, help="Unpublish episodes whose script was removed.")
 @click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS), default=None,
               help=f"Render processes, 1 to {MAX_WORKERS} (default: one per core).")
-@click.option("--timeout", type=Seconds(MAX_TIMEOUT), default=None,
+@click.option("--timeout", type=Number(0, MAX_TIMEOUT, "a number of seconds", above=True), default=None,
               help=f"Seconds one piece (a caption-sized part of a segment) may take to render, above 0 and at "
                    f"most {MAX_TIMEOUT:g} (default 120).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
@@ -131,10 +133,12 @@ def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[i
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path), required=False)
 @click.option("--published", is_flag=True, help="Check built output (default folder: audio) instead of scripts.")
-@click.option("--loudness", type=float, default=-16.0, show_default=True,
-              help="With --published: the integrated loudness target (LUFS) the show was built for.")
-@click.option("--true-peak", type=float, default=-1.0, show_default=True,
-              help="With --published: the true-peak ceiling (dBTP) the show was built for.")
+@click.option("--loudness", type=Number(*LOUDNESS, "a loudness in LUFS"), default=-16.0, show_default=True,
+              help=f"With --published: the integrated loudness target (LUFS, {LOUDNESS[0]:g} to {LOUDNESS[1]:g}) "
+                   "the show was built for.")
+@click.option("--true-peak", type=Number(*TRUE_PEAK, "a true peak in dBTP"), default=-1.0, show_default=True,
+              help=f"With --published: the true-peak ceiling (dBTP, {TRUE_PEAK[0]:g} to {TRUE_PEAK[1]:g}) the show "
+                   "was built for.")
 @click.pass_context
 def check(ctx: click.Context, folder: Path | None, published: bool, loudness: float, true_peak: float) -> None:
     """Validate the scripts in FOLDER (default: scripts) without rendering, or built output with --published."""

@@ -4,3 +4,5 @@ from __future__ import annotations
 MAX_TIMEOUT = 86400.0  # seconds a piece may take to render, at most: a day (an "infinite" wait overflows)
 MAX_WORKERS = 64  # render processes at most, whatever was asked for
 MIN_RATE, MAX_RATE = 50, 500  # words per minute a voice may speak at (as show.yaml allows)
+LOUDNESS = (-30.0, -10.0)  # LUFS an integrated loudness target may be (as show.yaml allows)
+TRUE_PEAK = (-9.0, 0.0)  # dBTP a true-peak ceiling may be (as show.yaml allows)
