@@ -1,4 +1,8 @@
-"""The project's own errors: what the user can fix (exit 2) versus internal failures (exit 1)."""
+"""The project's own errors: bad input the user can fix (exit 2) versus failures (exit 1).
+
+Exit 1 also covers the machine's conditions the user can fix (StorageError: a read-only, full or removed
+folder), shown as one plain line naming the path.
+"""
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,8 @@
-"""Stage: render pieces of text to audio in parallel worker processes, straight into the cache.
+"""Stage: render pieces of text to audio in parallel worker processes, into the cache.
+
+Engines write into a scratch folder of the system's temporary folder, removed when rendering ends;
+each verified piece is then copied into the cache atomically. A cache folder that is read-only, full or
+removed during the build stops it with one StorageError naming the folder, not one failure per piece.
 
 Each worker process owns one engine instance per engine name (pyttsx3's espeak driver is one per
 process and not thread-safe). Every file an engine writes is verified here: present, complete,
