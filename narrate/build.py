@@ -9,6 +9,7 @@ at every instant, whenever the build is stopped.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -16,7 +17,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from narrate.audio import assemble, encode_mp3
 from narrate.cache import Cache
 from narrate.cover import episode_artwork, load_artwork
 from narrate.engines import engine_targets
-from narrate.errors import NarrateError, UserError
+from narrate.errors import NarrateError, UserError, storage_errors
 from narrate.fsutil import build_lock, content_name, file_digest, remove_stale_temps, replace as move_into_place
 from narrate.fsutil import is_regular_file, temp_path
 from narrate.model import Episode, Show
@@ -231,8 +232,8 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
         return BuildReport(tuple(entries), dry_run=True, rendered=sum(e.to_render for e in entries),
                            seconds=time.monotonic() - started)
 
-    with build_lock(output, wait=options.wait):
-        remove_stale_temps(output)
+    # A read-only, full or vanished folder stops the build with one line naming it, and no temporary file stays.
+    with storage_errors(output), build_lock(output, wait=options.wait), _no_temps_left(output):
         # Planned under the lock, so a build that finished while we waited is taken into account.
         record = load_record(output)
         entries = _plan_entries(project, plans, tag_keys, record, output, cache, options)
@@ -441,3 +442,13 @@ def _place_mp3(tmp: Path, output: Path, slug: str) -> tuple[str, int]:
 
 def _outcome(rec: EpisodeRecord, seconds: float, action: str) -> EpisodeOutcome:
     return EpisodeOutcome(rec.number, rec.title, rec.file, rec.duration, len(rec.chapters), rec.size, seconds, action)
+
+
+@contextlib.contextmanager
+def _no_temps_left(folder: Path) -> Iterator[None]:
+    """Under the build lock every temporary file in the output folder is this build's: none outlives it."""
+    remove_stale_temps(folder)
+    try:
+        yield
+    finally:
+        remove_stale_temps(folder)

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from narrate.fsutil import TMP_PREFIX, replace, temp_path, write_atomic
+from narrate.errors import StorageError, storage_errors
+from narrate.fsutil import TMP_PREFIX, temp_path, write_atomic
 from narrate.model import VoiceSpec
 
 log = logging.getLogger(__name__)
@@ -79,23 +80,38 @@ class Cache:
         self.discard(key)
         return None
 
+    def check_writable(self) -> None:
+        """Create the cache folder and prove a file can be written in it, before any engine starts."""
+        with storage_errors(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+            temp_path(self.root).unlink()
+
+    def gone(self) -> bool:
+        """Whether the cache folder was removed (say by `rm -rf .narrate-cache` during a build)."""
+        return not self.root.is_dir()
+
+    def removed_error(self) -> StorageError:
+        """The one line for a cache folder removed while a build used it."""
+        return StorageError(f"the cache folder {self.root} was removed during the build; run the build again")
+
     def put(self, key: str, wav_file: Path, text: str = "") -> CachedAudio:
-        """Move a finished WAV into the cache (atomic renames; the checksum file goes last)."""
+        """Copy a finished WAV into the cache (atomic renames; the checksum file goes last)."""
         dest = self.wav_path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         data = wav_file.read_bytes()
         with wave.open(str(wav_file), "rb") as w:
             rate, frames = w.getframerate(), w.getnframes()
-        # No fsync: an entry torn by a power cut fails its checksum and is rendered again.
-        replace(wav_file, dest, durable=False)
         meta = {"format": CACHE_FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
                 "rate": rate, "frames": frames, "text": text[:200]}
-        write_atomic(dest.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode(), durable=False)
+        with storage_errors(self.root):
+            try:
+                # Never recreate a removed cache folder quietly: this build's earlier entries went with it.
+                dest.parent.mkdir(exist_ok=True)
+            except FileNotFoundError:
+                raise self.removed_error() from None
+            # No fsync: an entry torn by a power cut fails its checksum and is rendered again.
+            write_atomic(dest, data, durable=False)
+            write_atomic(dest.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode(), durable=False)
         return CachedAudio(key, dest, rate, frames)
-
-    def temp_wav(self) -> Path:
-        """A temporary WAV path inside the cache, on the same file system as the entries."""
-        return temp_path(self.root, suffix=".wav")
 
     def discard(self, key: str) -> None:
         """Remove an entry."""

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
 import click
 
 from narrate import __version__
-from narrate.errors import NarrateError
+from narrate.errors import NarrateError, os_error_message
+from narrate.limits import LOUDNESS, MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE, TRUE_PEAK
 
 log = logging.getLogger("narrate")
 
@@ -35,6 +37,11 @@ class NarrateGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except OSError as exc:  # a file system problem the library did not name itself: still one plain line
+            if ctx.obj and ctx.obj.get("verbose"):
+                raise
+            click.echo(f"error: {os_error_message(exc)}", err=True)
+            sys.exit(1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if ctx.obj and ctx.obj.get("verbose"):
                 raise
@@ -54,6 +61,28 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     _setup_logging(verbose, quiet)
 
 
+class Number(click.ParamType):
+    """A finite number from `low` to `high` (above `low` when `above`): never nan or inf, whatever float() takes."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float, what: str = "a number", above: bool = False) -> None:
+        self.low, self.high, self.what, self.above = low, high, what, above
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        if isinstance(value, float):
+            return value
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not {self.what}", param, ctx)
+        in_range = (self.low < number if self.above else self.low <= number) and number <= self.high
+        if not (math.isfinite(number) and in_range):
+            bounds = f"above {self.low:g}" if self.above else f"from {self.low:g}"
+            self.fail(f"{value} is not {self.what} {bounds} and at most {self.high:g}", param, ctx)
+        return number
+
+
 SCRIPTS = click.argument("scripts_dir", type=click.Path(path_type=Path), default="scripts", required=False)
 
 
@@ -65,9 +94,11 @@ SCRIPTS = click.argument("scripts_dir", type=click.Path(path_type=Path), default
 @click.option("--dry-run", is_flag=True, help="Print what would be rebuilt and why; touch nothing.")
 @click.option("--force", is_flag=True, help="Render and rebuild everything, ignoring the cache.")
 @click.option("--prune", is_flag=True, help="Unpublish episodes whose script was removed.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Render processes (default: one per core).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds one segment may take to render (default 120).")
+@click.option("--workers", type=click.IntRange(min=1, max=MAX_WORKERS), default=None,
+              help=f"Render processes, 1 to {MAX_WORKERS} (default: one per core).")
+@click.option("--timeout", type=Number(0, MAX_TIMEOUT, "a number of seconds", above=True), default=None,
+              help=f"Seconds one piece (a caption-sized part of a segment) may take to render, above 0 and at "
+                   f"most {MAX_TIMEOUT:g} (default 120).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Segment cache folder (default: .narrate-cache beside the scripts folder).")
 @click.option("--wait", is_flag=True, help="Wait for another build on the same output instead of refusing.")
@@ -102,10 +133,12 @@ def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[i
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path), required=False)
 @click.option("--published", is_flag=True, help="Check built output (default folder: audio) instead of scripts.")
-@click.option("--loudness", type=float, default=-16.0, show_default=True,
-              help="With --published: the integrated loudness target (LUFS) the show was built for.")
-@click.option("--true-peak", type=float, default=-1.0, show_default=True,
-              help="With --published: the true-peak ceiling (dBTP) the show was built for.")
+@click.option("--loudness", type=Number(*LOUDNESS, "a loudness in LUFS"), default=-16.0, show_default=True,
+              help=f"With --published: the integrated loudness target (LUFS, {LOUDNESS[0]:g} to {LOUDNESS[1]:g}) "
+                   "the show was built for.")
+@click.option("--true-peak", type=Number(*TRUE_PEAK, "a true peak in dBTP"), default=-1.0, show_default=True,
+              help=f"With --published: the true-peak ceiling (dBTP, {TRUE_PEAK[0]:g} to {TRUE_PEAK[1]:g}) the show "
+                   "was built for.")
 @click.pass_context
 def check(ctx: click.Context, folder: Path | None, published: bool, loudness: float, true_peak: float) -> None:
     """Validate the scripts in FOLDER (default: scripts) without rendering, or built output with --published."""
@@ -157,7 +190,8 @@ def voices(engine_name: str | None, language: str | None) -> None:
               help="Speak with this role's voice from the show file.")
 @click.option("--engine", "engine_name", default=None, help="Engine to use (with --voice).")
 @click.option("--voice", default=None, help="Voice id (see: narrate voices).")
-@click.option("--rate", type=int, default=None, help="Words per minute.")
+@click.option("--rate", type=click.IntRange(MIN_RATE, MAX_RATE), default=None,
+              help=f"Words per minute, {MIN_RATE} to {MAX_RATE}.")
 @click.option("--scripts", "scripts_dir", type=click.Path(path_type=Path), default="scripts", show_default=True,
               help="Show folder whose voices and lexicon to use (optional).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default="say.wav", show_default=True,
@@ -166,15 +200,23 @@ def say(text: str, role: str | None, engine_name: str | None, voice: str | None,
         scripts_dir: Path, output: Path) -> None:
     """Render one line TEXT with the show's settings and lexicon, to check a voice or a pronunciation."""
     from narrate.check import say_line
+    from narrate.engines import EngineError
 
-    spoken, seconds = say_line(text, output, scripts_dir, role, engine_name, voice, rate)
+    if not any(ch.isalnum() for ch in text):
+        # Nothing an engine could say: "", "  ", "...", "—".
+        raise click.BadParameter(f"{text!r} has no letters or digits to say", param_hint="'TEXT'")
+    try:
+        spoken, seconds = say_line(text, output, scripts_dir, role, engine_name, voice, rate)
+    except EngineError as exc:
+        raise NarrateError(f"the engine could not say {text!r}: {exc}") from exc
     click.echo(f"wrote {output} ({seconds:.1f}s): {spoken}")
 
 
 @main.command()
 @click.argument("output_dir", type=click.Path(path_type=Path), default="audio", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: whole network).")
-@click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on, 0 to 65535 (0: any free port).")
 def serve(output_dir: Path, host: str, port: int) -> None:
     """Serve the built show in OUTPUT_DIR (default: audio) for a preview subscription."""
     from narrate.serve import public_base_url

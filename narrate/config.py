@@ -15,6 +15,7 @@ import langcodes
 from narrate.categories import APPLE_CATEGORIES
 from narrate.errors import Problems
 from narrate.lexicon import parse_lexicon
+from narrate.limits import LOUDNESS, MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE, TRUE_PEAK
 from narrate.model import ROLES, AudioSettings, Location, RenderSettings, Show, VoiceSpec
 from narrate.yamlfile import CONTROL, LineDict, YamlSyntaxError, control_problems, line_of, load_yaml
 
@@ -33,8 +34,6 @@ PAUSE_KEYS = ("sentence", "clause", "segment", "chapter", "document")
 VOICE_KEYS = ("engine", "voice", "rate", "pitch")
 MAX_PAUSE = 60.0
 MAX_TEXT_BYTES = 20_000_000  # a script or show file larger than this is not text anyone wrote
-MAX_WORKERS = 256
-MAX_TIMEOUT = 3600.0
 _BITRATE = re.compile(r"^(\d{2,3})k$")
 
 
@@ -173,8 +172,8 @@ def parse_voice(raw: Any, where: Location, problems: Problems, base: VoiceSpec |
     if not isinstance(voice, str) or not voice.strip():
         problems.add(where, "voice 'voice' must name one of the engine's voices (see: narrate voices)")
         ok = False
-    if rate is not None and (not _whole(rate) or not 50 <= rate <= 500):
-        problems.add(where, f"voice rate must be words per minute between 50 and 500, not {brief(rate)}")
+    if rate is not None and (not _whole(rate) or not MIN_RATE <= rate <= MAX_RATE):
+        problems.add(where, f"voice rate must be words per minute between {MIN_RATE} and {MAX_RATE}, not {brief(rate)}")
         ok = False
     if pitch is not None and (not _whole(pitch) or not 0 <= pitch <= 100):
         problems.add(where, f"voice pitch must be between 0 and 100, not {brief(pitch)}")
@@ -395,7 +394,7 @@ def _parse_audio(raw: Any, root: Path, shown: str, where: Location, problems: Pr
     for key in ("intro", "outro"):
         if raw.get(key) is not None:
             values[key] = resolve_inside(root, raw[key], loc(key), f"{key} audio", problems)
-    for key, low, high in (("loudness", -30.0, -10.0), ("true_peak", -9.0, 0.0)):
+    for key, low, high in (("loudness", *LOUDNESS), ("true_peak", *TRUE_PEAK)):
         if key in raw:
             value = raw[key]
             if not is_number(value) or not low <= value <= high:

@@ -1,7 +1,14 @@
-"""The project's own errors: what the user can fix (exit 2) versus internal failures (exit 1)."""
+"""The project's own errors: bad input the user can fix (exit 2) versus failures (exit 1).
+
+Exit 1 also covers the machine's conditions the user can fix (StorageError: a read-only, full or removed
+folder), shown as one plain line naming the path.
+"""
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import errno
+import os
+from collections.abc import Iterable, Iterator
 
 import click
 
@@ -35,6 +42,35 @@ class ProblemsError(UserError):
 
 class RenderError(NarrateError):
     """A segment failed to render; names the segment's file:line (exit status 1)."""
+
+
+class StorageError(NarrateError):
+    """A folder narrate writes to is read-only, full or was removed: one line naming the path (exit status 1)."""
+
+
+#: errno values that mean "this place cannot be written"; other OSErrors keep their own reason.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def os_error_message(exc: OSError, path: object = None) -> str:
+    """`cannot write audio/feed.xml: No space left on device`: the file the error names, else `path`."""
+    where = exc.filename if exc.filename is not None else path
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if where is None:
+        return reason
+    verb = "cannot write" if exc.errno in _WRITE_ERRNOS else "cannot use"
+    return f"{verb} {os.fsdecode(where) if isinstance(where, bytes) else where}: {reason}"
+
+
+@contextlib.contextmanager
+def storage_errors(path: object) -> Iterator[None]:
+    """Turn an OSError of the file system (not of a pipe or a socket) into a StorageError naming the path."""
+    try:
+        yield
+    except (ConnectionError, TimeoutError):
+        raise
+    except OSError as exc:
+        raise StorageError(os_error_message(exc, path)) from exc
 
 
 class BuildLockedError(UserError):

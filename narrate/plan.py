@@ -22,8 +22,10 @@ from narrate.normalize import spoken_text
 
 #: Bump when assembly changes how the same pieces sound, so every episode is rebuilt.
 AUDIO_FORMAT = 1
-MAX_CUE_CHARS = 84  # two subtitle lines of about 42 characters
+MAX_CUE_CHARS = 84  # two subtitle lines of about 42 characters, about 5 s of speech
+MIN_CUE_CHARS = 12  # a cut never leaves less than this on either side (when it can be helped)
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+(?=\D)|(?<=\S)\s*[—–]\s*(?=\S)|(?<=\s)[—–]\s+")
+_WORD_BREAK = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -79,24 +81,45 @@ def split_cues(text: str, language: str = "en") -> list[tuple[str, bool]]:
 
 
 def _split_long(sentence: str) -> list[str]:
-    """Split a sentence longer than two subtitle lines at the clause boundary nearest its middle."""
-    if len(sentence) <= MAX_CUE_CHARS:
-        return [sentence]
+    """Split a sentence longer than two subtitle lines into cues of at most MAX_CUE_CHARS.
+
+    The cut goes at the clause boundary nearest the middle, else at the space nearest the middle, else
+    (one "word" longer than a cue) every MAX_CUE_CHARS characters. Iterative, so a paragraph of any
+    length, punctuated or not, is cut in O(n log n) without deep recursion.
+    """
+    cues: list[str] = []
+    todo = [sentence]
+    while todo:
+        part = todo.pop()
+        if len(part) <= MAX_CUE_CHARS:
+            cues.append(part)
+            continue
+        halves = _cut(part, _CLAUSE_BREAK) or _cut(part, _WORD_BREAK)
+        if halves is None:
+            cues.append(part[:MAX_CUE_CHARS])
+            todo.append(part[MAX_CUE_CHARS:])
+        else:
+            todo.extend(reversed(halves))
+    return cues
+
+
+def _cut(sentence: str, breaks: re.Pattern[str]) -> tuple[str, str] | None:
+    """Cut at the break nearest the middle that leaves at least MIN_CUE_CHARS on each side, or None."""
     best: tuple[float, int, int] | None = None
-    for match in _CLAUSE_BREAK.finditer(sentence):
+    for match in breaks.finditer(sentence):
         cut_end, cut_start = match.start(), match.end()
-        if cut_end < 12 or len(sentence) - cut_start < 12:
+        if cut_end < MIN_CUE_CHARS or len(sentence) - cut_start < MIN_CUE_CHARS:
             continue  # never leave a fragment of a word or two on its own
         score = abs(cut_end - len(sentence) / 2)
         if best is None or score < best[0]:
             best = (score, cut_end, cut_start)
     if best is None:
-        return [sentence]
+        return None
     _, cut_end, cut_start = best
     left, right = sentence[:cut_end].rstrip(), sentence[cut_start:].lstrip()
     if sentence[cut_end:cut_start].strip():  # keep a dash with the clause it ends
         left = sentence[:cut_start].rstrip()
-    return _split_long(left) + _split_long(right)
+    return left, right
 
 
 def file_sha256(path: Path) -> str:

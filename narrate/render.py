@@ -1,4 +1,8 @@
-"""Stage: render pieces of text to audio in parallel worker processes, straight into the cache.
+"""Stage: render pieces of text to audio in parallel worker processes, into the cache.
+
+Engines write into a scratch folder of the system's temporary folder, removed when rendering ends;
+each verified piece is then copied into the cache atomically. A cache folder that is read-only, full or
+removed during the build stops it with one StorageError naming the folder, not one failure per piece.
 
 Each worker process owns one engine instance per engine name (pyttsx3's espeak driver is one per
 process and not thread-safe). Every file an engine writes is verified here: present, complete,
@@ -10,7 +14,9 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import sys
+import tempfile
 import time
 import wave
 from collections import deque
@@ -23,7 +29,9 @@ import numpy as np
 
 from narrate.cache import Cache
 from narrate.engines import Engine, EngineError, load_engine
-from narrate.errors import NarrateError
+from narrate.errors import NarrateError, StorageError
+from narrate.fsutil import TMP_PREFIX
+from narrate.limits import MAX_TIMEOUT, MAX_WORKERS
 from narrate.model import VoiceSpec
 
 log = logging.getLogger(__name__)
@@ -33,6 +41,7 @@ TRIM_THRESHOLD = 0.02  # of full scale: where speech is taken to start and end
 TRIM_MARGIN = 0.01  # seconds of audio kept before the first and after the last loud sample
 MIN_SHARE_OF_ESTIMATE = 0.25  # shorter than this share of the words' expected length: truncated
 STARTUP_TIMEOUT = 120.0  # seconds a worker process may take to import and start
+CHECK_EVERY = 0.5  # seconds between checks, while waiting on workers, that the cache folder still exists
 
 
 @dataclass(frozen=True)
@@ -93,11 +102,16 @@ def verify_and_trim(path: Path, text: str, voice: VoiceSpec) -> None:
         w.writeframes(samples[start:end].tobytes())
 
 
-def _render_one(engines: dict[str, Engine], targets: dict[str, str], cache: Cache, job: RenderJob) -> tuple[int, int]:
+def _render_one(engines: dict[str, Engine], targets: dict[str, str], cache: Cache, job: RenderJob,
+                scratch: Path) -> tuple[int, int]:
     engine = engines.get(job.voice.engine)
     if engine is None:
         engine = engines[job.voice.engine] = load_engine(job.voice.engine, targets)()
-    tmp = cache.temp_wav()
+    # The engine writes into the build's scratch folder, not the cache: a cache folder removed or filled
+    # meanwhile is then reported by Cache.put with its path, instead of failing inside the engine.
+    fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".wav", dir=scratch)
+    os.close(fd)
+    tmp = Path(name)
     try:
         engine.render(job.text, job.voice, tmp)
         verify_and_trim(tmp, job.text, job.voice)
@@ -107,7 +121,7 @@ def _render_one(engines: dict[str, Engine], targets: dict[str, str], cache: Cach
     return cached.rate, cached.frames
 
 
-def _worker_main(conn: Connection, targets: dict[str, str], cache_root: str) -> None:
+def _worker_main(conn: Connection, targets: dict[str, str], cache_root: str, scratch: str) -> None:
     # pyttsx3's espeak driver prints a line per file; a worker's stdout is not the user's terminal.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     engines: dict[str, Engine] = {}
@@ -121,8 +135,10 @@ def _worker_main(conn: Connection, targets: dict[str, str], cache_root: str) -> 
         if job is None:
             return
         try:
-            rate, frames = _render_one(engines, targets, cache, job)
+            rate, frames = _render_one(engines, targets, cache, job, Path(scratch))
             conn.send(("ok", job.key, rate, frames))
+        except StorageError as exc:
+            conn.send(("storage", job.key, exc.message))  # the whole build stops with this one line
         except (EngineError, NarrateError) as exc:
             conn.send(("error", job.key, str(exc.message if isinstance(exc, NarrateError) else exc)))
         except Exception as exc:  # noqa: BLE001 - reported with the segment's location by the parent
@@ -130,9 +146,10 @@ def _worker_main(conn: Connection, targets: dict[str, str], cache_root: str) -> 
 
 
 class _Worker:
-    def __init__(self, ctx: mp.context.SpawnContext, targets: dict[str, str], cache_root: Path) -> None:
+    def __init__(self, ctx: mp.context.SpawnContext, targets: dict[str, str], cache_root: Path, scratch: Path) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, targets, str(cache_root)), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, targets, str(cache_root), str(scratch)),
+                                   daemon=True)
         self.process.start()
         child.close()
         self.job: RenderJob | None = None
@@ -180,16 +197,38 @@ def render_jobs(
     on_done: Callable[[RenderJob], None] | None = None,
     in_process: bool = False,
 ) -> list[RenderFailure]:
-    """Render every job into the cache; after the first failure no new job starts. Returns the failures."""
+    """Render every job into the cache; after the first failure no new job starts. Returns the failures.
+
+    Raises StorageError (one line naming the folder) when the cache cannot be written or is removed
+    meanwhile: that is no segment's fault, and every later segment would fail the same way.
+    """
     if not jobs:
         return []
-    if in_process:
-        return _render_in_process(jobs, cache, targets, on_done)
-    count = min(workers or os.cpu_count() or 1, len(jobs))
+    cache.check_writable()
+    timeout = timeout if 0 < timeout <= MAX_TIMEOUT else MAX_TIMEOUT  # nan and inf too: never an endless wait
+    # Engines write here; removed with whatever a killed worker left in it, so no temporary file outlives the build.
+    scratch = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + "render-"))
+    try:
+        if in_process:
+            failures = _render_in_process(jobs, cache, targets, on_done, scratch)
+        else:
+            failures = _render_in_workers(jobs, cache, targets, workers, timeout, on_done, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if not failures and not all(cache.has(job.key) for job in jobs):
+        # Rendered, then gone: `rm -rf` of the cache raced the workers' writes and left the folder behind.
+        raise cache.removed_error()
+    return failures
+
+
+def _render_in_workers(jobs: Sequence[RenderJob], cache: Cache, targets: dict[str, str], workers: int,
+                       timeout: float, on_done: Callable[[RenderJob], None] | None,
+                       scratch: Path) -> list[RenderFailure]:
+    count = min(workers or os.cpu_count() or 1, len(jobs), MAX_WORKERS)
     ctx = mp.get_context("spawn")
     pending = deque(jobs)
     failures: list[RenderFailure] = []
-    pool = [_Worker(ctx, targets, cache.root) for _ in range(count)]
+    pool = [_Worker(ctx, targets, cache.root, scratch) for _ in range(count)]
     log.debug("rendering %d pieces with %d worker processes", len(jobs), count)
     try:
         for worker in pool:
@@ -199,8 +238,10 @@ def render_jobs(
                 worker.give(pending.popleft(), timeout)
         while any(w.job for w in pool):
             busy = [w for w in pool if w.job]
-            wait_for = min(w.deadline for w in busy) - time.monotonic()
+            wait_for = min(min(w.deadline for w in busy) - time.monotonic(), CHECK_EVERY)
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=max(wait_for, 0))
+            if cache.gone():
+                raise cache.removed_error()
             for worker in busy:
                 job = worker.job
                 assert job is not None
@@ -214,6 +255,8 @@ def render_jobs(
                         worker.job = None
                         if on_done:
                             on_done(job)
+                    elif reply[0] == "storage":
+                        raise StorageError(reply[2])
                     elif reply[0] == "error":
                         message = reply[2]
                     else:
@@ -239,11 +282,13 @@ def render_jobs(
 
 
 def _render_in_process(jobs: Sequence[RenderJob], cache: Cache, targets: dict[str, str],
-                       on_done: Callable[[RenderJob], None] | None) -> list[RenderFailure]:
+                       on_done: Callable[[RenderJob], None] | None, scratch: Path) -> list[RenderFailure]:
     engines: dict[str, Engine] = {}
     for job in jobs:
         try:
-            _render_one(engines, targets, cache, job)
+            _render_one(engines, targets, cache, job, scratch)
+        except StorageError:
+            raise
         except (EngineError, NarrateError) as exc:
             return [RenderFailure(job, str(exc.message if isinstance(exc, NarrateError) else exc))]
         if on_done:

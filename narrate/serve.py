@@ -232,6 +232,17 @@ class UnsatisfiableRange(ValueError):
     """A Range header none of whose ranges overlaps the file (answered with 416)."""
 
 
+def _position(digits: str, size: int) -> int:
+    """A byte position from a Range header; any number beyond the file is size + 1, never parsed in full.
+
+    int() refuses strings of more than 4300 digits, and a client can send 60,000.
+    """
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > len(str(size)):
+        return size + 1
+    return int(digits)
+
+
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """Parse a Range header against a size into (first, last) inclusive, or None to send it all.
 
@@ -253,14 +264,14 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         seen_any = True
         first_s, last_s = match.groups()
         if first_s:
-            first = int(first_s)
-            last = int(last_s) if last_s else size - 1
+            first = _position(first_s, size)
+            last = _position(last_s, size) if last_s else size - 1
             if last_s and last < first:
                 return None  # syntactically invalid: the whole header is ignored
             if first < size:
                 satisfiable.append((first, min(last, size - 1)))
         else:
-            suffix = int(last_s)
+            suffix = _position(last_s, size)
             if suffix > 0 and size > 0:
                 satisfiable.append((max(size - suffix, 0), size - 1))
     if not seen_any:
@@ -535,7 +546,7 @@ class PreviewHandler(BaseHTTPRequestHandler):
         if if_modified_since and not resource.vary_host:
             try:
                 since = email.utils.parsedate_to_datetime(if_modified_since)
-            except (TypeError, ValueError, IndexError):
+            except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999 overflows
                 return False
             if since is None or since.tzinfo is None:
                 return False
@@ -613,6 +624,8 @@ def make_server(root: Path, host: str = "127.0.0.1", port: int = 8000) -> Thread
     if not root.is_dir():
         raise UserError(f"{root}: not a folder; build the show first")
     server_class = _IPv6PreviewServer if ":" in host else PreviewServer
+    if not 0 <= port <= 65535:
+        raise UserError(f"port {port} is not between 0 and 65535")
     try:
         return server_class(root.resolve(), (host, port))
     except OSError as exc:

@@ -524,3 +524,13 @@ def test_unreadable_file_is_404_not_crash(tmp_path: Path) -> None:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+def test_parse_range_with_numbers_of_thousands_of_digits() -> None:
+    """int() refuses more than 4300 digits: a position beyond the file is compared by length, never parsed."""
+    with pytest.raises(UnsatisfiableRange):
+        parse_range("bytes=" + "9" * 5000 + "-", 10)
+    assert parse_range("bytes=0-" + "9" * 5000, 10) == (0, 9)
+    assert parse_range("bytes=-" + "9" * 5000, 10) == (0, 9)
+    assert parse_range("bytes=" + "0" * 5000 + "3-" + "0" * 5000 + "4", 10) == (3, 4)
+    assert parse_range("bytes=" + "9" * 5000 + "-1", 10) is None  # last before first: ignored

@@ -1,0 +1,8 @@
+"""Bounds on the numbers a user can give (CLI options, render settings), in one place for every caller."""
+from __future__ import annotations
+
+MAX_TIMEOUT = 3600.0  # seconds a piece may take to render, at most: an hour (an "infinite" wait overflows)
+MAX_WORKERS = 64  # render processes at most, from the CLI or render.workers (0 there means one per core)
+MIN_RATE, MAX_RATE = 50, 500  # words per minute a voice may speak at (as show.yaml allows)
+LOUDNESS = (-30.0, -10.0)  # LUFS an integrated loudness target may be (as show.yaml allows)
+TRUE_PEAK = (-9.0, 0.0)  # dBTP a true-peak ceiling may be (as show.yaml allows)
