@@ -29,6 +29,7 @@ from click.testing import CliRunner
 from narrate.cli import main
 from narrate.engines import register_engine
 from narrate.fsutil import TMP_PREFIX
+from narrate.publish import published_paths
 from tests.conftest import SHOW_YAML, write_show
 from tests.fake_engine import FakeEngine
 
@@ -243,7 +244,7 @@ def test_a_paragraph_without_punctuation_becomes_caption_sized_cues(tmp_path: Pa
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["build", str(scripts), "-o", str(out), "--cache-dir", str(tmp_path / "c")])
     assert result.exit_code == 0, result.output
-    cues = _cues((out / "001-first.vtt").read_text(encoding="utf-8"))
+    cues = _cues(published_paths(out, "001-first")["vtt"].read_text(encoding="utf-8"))
     assert len(cues) > 40  # one 600-word cue of three minutes before
     assert max(end - start for start, end, _ in cues) <= 10.0
     assert max(len(" ".join(text.split())) for _, _, text in cues) <= 84
@@ -362,7 +363,7 @@ def test_real_engine_speaks_a_long_unpunctuated_paragraph_in_short_cues(tmp_path
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["build", str(scripts), "-o", str(out), "--cache-dir", str(tmp_path / "c")])
     assert result.exit_code == 0, result.output
-    cues = _cues((out / "001-first.vtt").read_text(encoding="utf-8"))
+    cues = _cues(published_paths(out, "001-first")["vtt"].read_text(encoding="utf-8"))
     assert len(cues) > 25
     assert max(end - start for start, end, _ in cues) <= 10.0  # one cue of about 2 min 20 s before
 
