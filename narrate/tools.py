@@ -129,7 +129,11 @@ def _ffmpeg_path(choice: str) -> tuple[str, str]:
 @lru_cache(maxsize=None)
 def _ffmpeg_tool(choice: str) -> FfmpegTool:
     path, source = _ffmpeg_path(choice)
-    tool = FfmpegTool(path, source, ffmpeg_version(path))
+    try:
+        version = ffmpeg_version(path)
+    except UserError as exc:
+        raise UserError(f"{ENV_FFMPEG}={choice}: {exc.message}") from None
+    tool = FfmpegTool(path, source, version)
     numbers = tool.numbers
     if numbers is not None and numbers[:2] < (4, 4):
         log.warning("%s is older than 4.4, the oldest ffmpeg narrate is tested with", tool.describe())
