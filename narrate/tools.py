@@ -156,6 +156,7 @@ def bundled_espeak() -> tuple[str, str] | None:
     return str(versioned if versioned.exists() else library), str(espeakng_loader.get_data_path())
 
 
+@lru_cache(maxsize=1)
 def system_espeak_library() -> str | None:
     """The soname of the system's libespeak-ng (as the dynamic linker finds it), or None."""
     return ctypes.util.find_library("espeak-ng")
