@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -192,7 +193,7 @@ def espeak_choice() -> EspeakChoice:
     return EspeakChoice(PATH, str(path), data)
 
 
-def log_tools(engines: dict) -> None:
+def log_tools(engines: Mapping[str, object]) -> None:
     """Log (at debug level: shown by `narrate -v`) the ffmpeg and espeak-ng this run uses; checks the choice.
 
     Called once per build when its engines start, so a bad NARRATE_FFMPEG stops the build at once.
