@@ -374,3 +374,13 @@ def test_verbose_build_logs_the_tools_once(show_dir: Path, tmp_path: Path, monke
     assert result.stderr.count(f"using {tool.describe()}") == 1, result.stderr
     again = CliRunner().invoke(main, args)  # a second build in the same process logs them again
     assert again.stderr.count(f"using {tool.describe()}") == 1, again.stderr
+
+
+def test_a_missing_system_tool_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NARRATE_CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        require_tool("narrate-no-such-tool")
+    monkeypatch.setenv("NARRATE_CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="required in CI"):
+        require_tool("narrate-no-such-tool")
+    assert require_tool("sh") == shutil.which("sh")
