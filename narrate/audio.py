@@ -11,9 +11,11 @@ import logging
 import math
 import re
 import subprocess
+import threading
 import wave
 import warnings
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -158,15 +160,18 @@ class Loudness:
 #: (their true peak) that the unpadded meter would leave in a partial step.
 _TAIL = "apad=pad_dur=0.1"
 _FRAME = re.compile(r"^frame:\s*(\d+)\s+pts:\s*(-?\d+)")
-_VALUE = re.compile(r"^lavfi\.r128\.(I|LRA|true_peaks?(?:_ch\d+)?)=\s*(\S+)\s*$")
+_PREFIX = "lavfi.r128."
+#: Readings not needed, dropped before printing: fewer lines to write and read (a 30-minute file has 18,000 frames).
+_UNUSED = ("M", "S", "LRA.low", "LRA.high")
 
 
 def _meter(true_peak: bool, out: str) -> str:
     """ebur128 writing its readings as per-frame metadata, printed by ametadata to `out` (a file name or -)."""
-    return f"{_TAIL},ebur128=metadata=1{':peak=true' if true_peak else ''},ametadata=mode=print:file={out}"
+    drop = "".join(f",ametadata=mode=delete:key={_PREFIX}{key}" for key in _UNUSED)
+    return f"{_TAIL},ebur128=metadata=1{':peak=true' if true_peak else ''}{drop},ametadata=mode=print:file={out}"
 
 
-def parse_r128_metadata(text: str, true_peak: bool = True, name: str = "the audio") -> Loudness:
+def parse_r128_metadata(text: str | Iterable[str], true_peak: bool = True, name: str = "the audio") -> Loudness:
     """Loudness from the metadata of `_meter` (ebur128 after a 100 ms pad) as ametadata prints it.
 
     ebur128 with metadata=1 passes one frame per 100 ms step, each carrying its running readings. The
@@ -176,25 +181,30 @@ def parse_r128_metadata(text: str, true_peak: bool = True, name: str = "the audi
     frame and channel, pad step included, in dBTP. Lines are read as key=value records grouped by their
     frame's pts: repeated or reordered lines and frames, and keys another version adds, change nothing.
     Audio shorter than the meter's 400 ms window reads as silence (-70 LUFS, ebur128's floor).
+    `text` may be the lines as they come (ffmpeg's stdout): only the latest frames are kept.
     """
     frames: dict[int, dict[str, float]] = {}
     current: dict[str, float] | None = None
     peak = 0.0
-    for raw in text.splitlines():
+    for raw in text.splitlines() if isinstance(text, str) else text:
         line = raw.strip()
         frame = _FRAME.match(line)
         if frame:
             current = frames.setdefault(int(frame.group(2)), {})
+            if len(frames) > 3:  # only the two largest pts matter; a 3-hour episode has 108,000 frames
+                del frames[min(frames)]
             continue
-        found = _VALUE.match(line)
-        if not found or current is None:
+        if current is None or not line.startswith(_PREFIX):
             continue
-        key, value = found.groups()
+        key, _, value = line[len(_PREFIX):].partition("=")
+        is_peak = key.startswith("true_peak")
+        if not (is_peak or key in ("I", "LRA")):
+            continue
         try:
             number = float(value)
         except ValueError:
             raise NarrateError(f"ffmpeg printed an unreadable loudness value for {name}: {line}") from None
-        if key.startswith("true_peak"):
+        if is_peak:
             peak = max(peak, number)
         else:
             current[key] = number
@@ -219,8 +229,26 @@ def measure_loudness(path: Path, true_peak: bool = True, filters: str = "",
     meter = _meter(true_peak, "-")
     args = ["-v", "error", "-nostats", *(input_args or []), "-i", str(path),
             "-af", f"{filters},{meter}" if filters else meter, "-f", "null", "-"]
-    result = _ffmpeg(args, f"measuring the loudness of {path.name}")
-    return parse_r128_metadata(result.stdout, true_peak, path.name)
+    what = f"measuring the loudness of {path.name}"
+    cmd = [find_ffmpeg(), "-hide_banner", "-nostdin", *args]
+    # Read as it comes: a long episode prints tens of megabytes of metadata. stderr is drained alongside.
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace") as proc:
+        errors: list[str] = []
+        drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+        drain.start()
+        try:
+            measured = parse_r128_metadata(proc.stdout, true_peak, path.name)
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            proc.stdout.read()  # whatever is left, so ffmpeg can finish
+            proc.wait()
+            drain.join()
+    if proc.returncode != 0:
+        tail = "".join(errors).strip().splitlines()[-1:] or ["no output"]
+        raise NarrateError(f"ffmpeg failed while {what}: {tail[0]}")
+    return measured
 
 
 def _limiter(audio: AudioSettings) -> str:
@@ -298,8 +326,11 @@ def _loudness_at_gains(wav: Path, gains: list[float], audio: AudioSettings) -> l
                   for i, (label, gain, out) in enumerate(zip(labels, gains, outputs))]
         _ffmpeg(["-v", "error", "-nostats", "-i", str(wav.resolve()), "-filter_complex", ";".join(graph),
                  "-map", "[out]", "-f", "null", "-"], f"measuring the loudness of {wav.name}", cwd=folder)
-        return [parse_r128_metadata(out.read_text(encoding="utf-8", errors="replace"), False, wav.name).integrated
-                for out in outputs]
+        levels = []
+        for out in outputs:
+            with open(out, encoding="utf-8", errors="replace") as lines:
+                levels.append(parse_r128_metadata(lines, False, wav.name).integrated)
+        return levels
     finally:
         for out in outputs:
             out.unlink(missing_ok=True)

@@ -384,3 +384,12 @@ def test_a_missing_system_tool_skips_locally_and_fails_in_ci(monkeypatch: pytest
     with pytest.raises(pytest.fail.Exception, match="required in CI"):
         require_tool("narrate-no-such-tool")
     assert require_tool("sh") == shutil.which("sh")
+
+
+def test_an_unreadable_file_is_an_ffmpeg_error(ffmpeg_choice: str, tmp_path: Path) -> None:
+    from narrate.errors import NarrateError
+
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"not audio at all" * 100)
+    with pytest.raises(NarrateError, match="ffmpeg failed while measuring the loudness of bad.mp3"):
+        measure_loudness(bad)
