@@ -8,13 +8,14 @@ encode applies the one gain that reaches the target and a limiter that keeps the
 from __future__ import annotations
 
 import logging
-import os
+import math
 import re
-import shutil
 import subprocess
+import threading
 import wave
 import warnings
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,6 +31,7 @@ from narrate.errors import NarrateError, RenderError, UserError
 from narrate.fsutil import temp_path
 from narrate.model import AudioSettings
 from narrate.plan import AudioFile, EpisodePlan, Gap, Piece
+from narrate.tools import ffmpeg_tool
 
 log = logging.getLogger(__name__)
 
@@ -41,38 +43,25 @@ EXCERPTS = 8  # slices of the episode on which the limiter's and encoder's loudn
 EXCERPT_SECONDS = 8.0
 
 
-@lru_cache(maxsize=1)
 def find_ffmpeg() -> str:
-    """The imageio-ffmpeg wheel's binary; NARRATE_FFMPEG=system takes the one on PATH, or a path to one."""
-    choice = os.environ.get("NARRATE_FFMPEG", "").strip()
-    path = None
-    if choice == "system":
-        path = shutil.which("ffmpeg")
-        if path is None:
-            raise UserError("NARRATE_FFMPEG=system but there is no ffmpeg on PATH")
-    elif choice and choice != "bundled":
-        path = shutil.which(choice)
-        if path is None:
-            raise UserError(f"NARRATE_FFMPEG={choice}: no such executable")
-    if path is None:
-        try:
-            import imageio_ffmpeg
-
-            path = imageio_ffmpeg.get_ffmpeg_exe()
-        except (ImportError, RuntimeError):
-            raise UserError("ffmpeg not found: pip install imageio-ffmpeg (or install ffmpeg)") from None
+    """The ffmpeg chosen by NARRATE_FFMPEG (the imageio-ffmpeg wheel's by default; see narrate.tools)."""
+    path = ffmpeg_tool().path
     AudioSegment.converter = path
     return path
 
 
-def run_ffmpeg(args: list[str], what: str) -> str:
-    """Run ffmpeg and return its stderr; failures become NarrateError naming `what`."""
+def _ffmpeg(args: list[str], what: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     cmd = [find_ffmpeg(), "-hide_banner", "-nostdin", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    result = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=cwd)
     if result.returncode != 0:
         tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
         raise NarrateError(f"ffmpeg failed while {what}: {tail[0]}")
-    return result.stderr
+    return result
+
+
+def run_ffmpeg(args: list[str], what: str) -> str:
+    """Run ffmpeg and return its stderr; failures become NarrateError naming `what`."""
+    return _ffmpeg(args, what).stderr
 
 
 @dataclass(frozen=True)
@@ -167,7 +156,66 @@ class Loudness:
     lra: float
 
 
-_SUMMARY = re.compile(r"Summary:(?P<body>.*)", re.DOTALL)
+#: Silence after the end: exactly one more of the meter's 100 ms steps, which takes in the final samples
+#: (their true peak) that the unpadded meter would leave in a partial step.
+_TAIL = "apad=pad_dur=0.1"
+_FRAME = re.compile(r"^frame:\s*(\d+)\s+pts:\s*(-?\d+)")
+_PREFIX = "lavfi.r128."
+#: Readings not needed, dropped before printing: fewer lines to write and read (a 30-minute file has 18,000 frames).
+_UNUSED = ("M", "S", "LRA.low", "LRA.high")
+
+
+def _meter(true_peak: bool, out: str) -> str:
+    """ebur128 writing its readings as per-frame metadata, printed by ametadata to `out` (a file name or -)."""
+    drop = "".join(f",ametadata=mode=delete:key={_PREFIX}{key}" for key in _UNUSED)
+    return f"{_TAIL},ebur128=metadata=1{':peak=true' if true_peak else ''}{drop},ametadata=mode=print:file={out}"
+
+
+def parse_r128_metadata(text: str | Iterable[str], true_peak: bool = True, name: str = "the audio") -> Loudness:
+    """Loudness from the metadata of `_meter` (ebur128 after a 100 ms pad) as ametadata prints it.
+
+    ebur128 with metadata=1 passes one frame per 100 ms step, each carrying its running readings. The
+    integrated loudness and loudness range are those of the last step before the pad (the frame with the
+    second largest pts), which are exactly what ebur128's own summary reports for the unpadded audio;
+    the true peak is the largest `true_peaks_chN` (or `true_peak`, which ffmpeg 5 and later add) of any
+    frame and channel, pad step included, in dBTP. Lines are read as key=value records grouped by their
+    frame's pts: repeated or reordered lines and frames, and keys another version adds, change nothing.
+    Audio shorter than the meter's 400 ms window reads as silence (-70 LUFS, ebur128's floor).
+    `text` may be the lines as they come (ffmpeg's stdout): only the latest frames are kept.
+    """
+    frames: dict[int, dict[str, float]] = {}
+    current: dict[str, float] | None = None
+    peak = 0.0
+    for raw in text.splitlines() if isinstance(text, str) else text:
+        line = raw.strip()
+        frame = _FRAME.match(line)
+        if frame:
+            current = frames.setdefault(int(frame.group(2)), {})
+            if len(frames) > 3:  # only the two largest pts matter; a 3-hour episode has 108,000 frames
+                del frames[min(frames)]
+            continue
+        if current is None or not line.startswith(_PREFIX):
+            continue
+        key, _, value = line[len(_PREFIX):].partition("=")
+        is_peak = key.startswith("true_peak")
+        if not (is_peak or key in ("I", "LRA")):
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            raise NarrateError(f"ffmpeg printed an unreadable loudness value for {name}: {line}") from None
+        if is_peak:
+            peak = max(peak, number)
+        else:
+            current[key] = number
+    tp = (20 * math.log10(peak) if peak > 0 else float("-inf")) if true_peak else float("nan")
+    steps = [frames[pts] for pts in sorted(frames)][:-1]  # the last step is the pad's
+    readings = next((step for step in reversed(steps) if "I" in step), None)
+    if readings is None:
+        if any(step for step in frames.values()):
+            raise NarrateError(f"ffmpeg gave no integrated loudness for {name}")
+        return Loudness(-70.0, tp, 0.0)
+    return Loudness(readings["I"], tp, readings.get("LRA", 0.0))
 
 
 def measure_loudness(path: Path, true_peak: bool = True, filters: str = "",
@@ -175,24 +223,32 @@ def measure_loudness(path: Path, true_peak: bool = True, filters: str = "",
     """Integrated loudness (LUFS), true peak (dBTP) and loudness range (LU) via ffmpeg's ebur128.
 
     `filters` (an ffmpeg filter chain) is applied before measuring, to measure a processed version.
+    The meter's readings come as metadata on ffmpeg's stdout (no file is written, so a read-only folder
+    can be checked); no log text is read.
     """
-    meter = f"ebur128=peak={'true' if true_peak else 'none'}"
-    args = ["-v", "info", "-nostats", *(input_args or []), "-i", str(path),
-            "-af", f"{filters},{meter}" if filters else meter,
-            "-f", "null", "-"]
-    stderr = run_ffmpeg(args, f"measuring the loudness of {path.name}")
-    match = _SUMMARY.search(stderr)
-    if not match:
-        raise NarrateError(f"ffmpeg gave no loudness summary for {path.name}")
-    body = match.group("body")
-
-    def value(label: str) -> float:
-        found = re.search(rf"{label}:\s+(-?[\d.]+|-inf)", body)
-        if not found:
-            return float("-inf")
-        return float(found.group(1))
-
-    return Loudness(value("I"), value("Peak") if true_peak else float("nan"), value("LRA"))
+    meter = _meter(true_peak, "-")
+    args = ["-v", "error", "-nostats", *(input_args or []), "-i", str(path),
+            "-af", f"{filters},{meter}" if filters else meter, "-f", "null", "-"]
+    what = f"measuring the loudness of {path.name}"
+    cmd = [find_ffmpeg(), "-hide_banner", "-nostdin", *args]
+    # Read as it comes: a long episode prints tens of megabytes of metadata. stderr is drained alongside.
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace") as proc:
+        errors: list[str] = []
+        drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+        drain.start()
+        try:
+            measured = parse_r128_metadata(proc.stdout, true_peak, path.name)
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            proc.stdout.read()  # whatever is left, so ffmpeg can finish
+            proc.wait()
+            drain.join()
+    if proc.returncode != 0:
+        tail = "".join(errors).strip().splitlines()[-1:] or ["no output"]
+        raise NarrateError(f"ffmpeg failed while {what}: {tail[0]}")
+    return measured
 
 
 def _limiter(audio: AudioSettings) -> str:
@@ -255,20 +311,29 @@ def _encoded_loudness(wav: Path, gain: float, audio: AudioSettings) -> float:
 
 
 def _loudness_at_gains(wav: Path, gains: list[float], audio: AudioSettings) -> list[float]:
-    """Integrated loudness of `wav` through the encode chain at each gain, in a single ffmpeg run."""
-    labels = [f"g{i}" for i in range(len(gains))]
-    graph = [f"[0:a]asplit={len(gains)}" + "".join(f"[{label}]" for label in labels)]
-    graph += [f"[{label}]{','.join(_chain(gain, audio))},ebur128=peak=none" + (",anullsink" if i else "[out]")
-              for i, (label, gain) in enumerate(zip(labels, gains))]
-    stderr = run_ffmpeg(["-v", "info", "-nostats", "-i", str(wav), "-filter_complex", ";".join(graph),
-                         "-map", "[out]", "-f", "null", "-"], f"measuring the loudness of {wav.name}")
-    # ffmpeg prints the summaries in no fixed order; each names its filter instance, numbered in graph order.
-    found = re.findall(r"Parsed_ebur128_(\d+) @ [^\]]*\] Summary:\s+Integrated loudness:\s+I:\s+(-?[\d.]+|-inf)",
-                       stderr)
-    levels = [float(level) for _, level in sorted(found, key=lambda item: int(item[0]))]
-    if len(levels) != len(gains):
-        raise NarrateError(f"ffmpeg gave {len(levels)} loudness summaries for {len(gains)} gains")
-    return levels
+    """Integrated loudness of `wav` through the encode chain at each gain, in a single ffmpeg run.
+
+    Each chain's meter writes its metadata to its own temporary file beside `wav` (named relative to
+    ffmpeg's working folder there, so no path needs escaping inside the filter graph).
+    """
+    folder = wav.parent
+    outputs = [temp_path(folder, suffix=".r128") for _ in gains]
+    try:
+        labels = [f"g{i}" for i in range(len(gains))]
+        graph = [f"[0:a]asplit={len(gains)}" + "".join(f"[{label}]" for label in labels)]
+        graph += [f"[{label}]{','.join(_chain(gain, audio))},{_meter(False, out.name)}"
+                  + (",anullsink" if i else "[out]")
+                  for i, (label, gain, out) in enumerate(zip(labels, gains, outputs))]
+        _ffmpeg(["-v", "error", "-nostats", "-i", str(wav.resolve()), "-filter_complex", ";".join(graph),
+                 "-map", "[out]", "-f", "null", "-"], f"measuring the loudness of {wav.name}", cwd=folder)
+        levels = []
+        for out in outputs:
+            with open(out, encoding="utf-8", errors="replace") as lines:
+                levels.append(parse_r128_metadata(lines, False, wav.name).integrated)
+        return levels
+    finally:
+        for out in outputs:
+            out.unlink(missing_ok=True)
 
 
 def _interpolate(xs: list[float], ys: list[float], target: float) -> float:
@@ -310,17 +375,25 @@ def encode_mp3(assembled: AssembledAudio, out: Path, audio: AudioSettings) -> fl
     return gain
 
 
-@lru_cache(maxsize=1)
 def _has_soxr() -> bool:
-    result = subprocess.run([find_ffmpeg(), "-hide_banner", "-h", "filter=aresample"], capture_output=True, text=True)
-    return "soxr" in result.stdout
+    """Whether this ffmpeg has the SoX resampler: a trial resample (its exit status), not its help text."""
+    return _soxr_in(find_ffmpeg())
+
+
+@lru_cache(maxsize=None)
+def _soxr_in(ffmpeg: str) -> bool:
+    result = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-v", "quiet", "-f", "lavfi", "-i",
+                             "anullsrc=r=22050:cl=mono", "-t", "0.05", "-af", "aresample=44100:resampler=soxr",
+                             "-f", "null", "-"], capture_output=True)
+    return result.returncode == 0
 
 
 def audio_duration(path: Path) -> float:
-    """Duration of any audio file in seconds, as ffmpeg decodes it."""
-    stderr = run_ffmpeg(["-v", "info", "-nostats", "-i", str(path), "-f", "null", "-"], f"reading {path.name}")
-    times = re.findall(r"time=(\d+):(\d+):([\d.]+)", stderr)
+    """Duration of any audio file in seconds, as ffmpeg decodes it (its `-progress` report's out_time_us)."""
+    result = _ffmpeg(["-v", "error", "-nostats", "-i", str(path), "-progress", "pipe:1", "-f", "null", "-"],
+                     f"reading {path.name}")
+    times = [int(value) for key, _, value in (line.strip().partition("=") for line in result.stdout.splitlines())
+             if key == "out_time_us" and value.lstrip("-").isdigit()]
     if not times:
         raise NarrateError(f"ffmpeg could not read {path.name}")
-    h, m, s = times[-1]
-    return int(h) * 3600 + int(m) * 60 + float(s)
+    return max(times) / 1e6

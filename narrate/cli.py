@@ -228,5 +228,21 @@ def serve(output_dir: Path, host: str, port: int) -> None:
     run_server(output_dir, host, port, on_ready=ready)
 
 
+@main.command()
+def doctor() -> None:
+    """Show narrate's tools (ffmpeg, espeak-ng), engines and voices, and what is missing; exit 1 if a build can't run."""
+    from narrate.doctor import doctor as run_doctor
+
+    report = run_doctor()
+    for line in report.lines:
+        click.echo(line)
+    for note in report.notes:
+        click.echo(f"optional: {note}")
+    for problem in report.missing:
+        click.echo(f"missing: {problem}", err=True)
+    click.echo("ready: narrate build can run" if report.ok else "not ready: narrate build cannot run")
+    sys.exit(0 if report.ok else 1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

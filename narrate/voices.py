@@ -5,6 +5,7 @@ from narrate.engines import Engine, engine_targets, load_engine
 from narrate.errors import Problems, UserError
 from narrate.model import Location, VoiceSpec
 from narrate.script import Project
+from narrate.tools import log_tools
 
 
 def open_engine(name: str, targets: dict[str, str] | None = None) -> Engine:
@@ -57,6 +58,7 @@ def prepare_engines(project: Project, targets: dict[str, str] | None = None, loa
         except UserError as exc:
             problems.add(where, exc.message)
     problems.raise_if_any()
+    log_tools(engines)
     return engines
 
 

@@ -1,7 +1,10 @@
 """Shared fixtures: a small show folder written per test, and the fake engine registered."""
 from __future__ import annotations
 
+import os
+import shutil
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,16 @@ def show_dir(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _reset_fake_calls() -> None:
     fake_engine.CALLS.clear()
+
+
+def require_tool(name: str, find: Callable[[str], str | None] = shutil.which) -> str:
+    """A system tool's path (found by `find`, default: on PATH). Absent, the test skips locally but fails in CI.
+
+    CI (.ci/run) installs the system tools and sets NARRATE_CI=1, so a missing tool there is a failure.
+    """
+    found = find(name)
+    if found:
+        return found
+    if os.environ.get("NARRATE_CI") == "1":
+        pytest.fail(f"{name} is required in CI (NARRATE_CI=1) but is not installed")
+    pytest.skip(f"{name} is not installed (CI installs it)")

