@@ -28,7 +28,7 @@ from narrate.cover import episode_artwork, load_artwork
 from narrate.engines import engine_targets
 from narrate.errors import NarrateError, UserError, storage_errors
 from narrate.fsutil import build_lock, content_name, file_digest, remove_stale_temps, replace as move_into_place
-from narrate.fsutil import is_regular_file, temp_path
+from narrate.fsutil import is_regular_file, previous_version, temp_path
 from narrate.model import Episode, Show
 from narrate.plan import EngineInfo, EpisodePlan, Piece, plan_episode
 from narrate.publish import is_content_named, publish, published_files, remove_superseded
@@ -40,7 +40,7 @@ from narrate.voices import prepare_engines
 
 log = logging.getLogger(__name__)
 
-TAG_FORMAT = 1
+TAG_FORMAT = 2  # 2: CHAP frames in time order after the CTOC, v2.3 date frames
 
 
 class Progress:
@@ -436,7 +436,7 @@ def _place_mp3(tmp: Path, output: Path, slug: str) -> tuple[str, int]:
     except OSError:
         same = False
     if not same:
-        move_into_place(tmp, dest)
+        move_into_place(tmp, dest, like=previous_version(output, slug, ".mp3"))
     return file, size
 
 

@@ -62,25 +62,47 @@ def content_name(stem: str, suffix: str, digest: str) -> str:
     return f"{stem}.{digest}{suffix}"
 
 
+def previous_version(folder: Path, stem: str, suffix: str) -> Path | None:
+    """The newest regular file `STEM.<hash>SUFFIX` in `folder`: the version a new content-named file supersedes."""
+    found = []
+    for path in folder.glob(glob_escape(stem) + "." + "[0-9a-f]" * HASH_DIGITS + glob_escape(suffix)):
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            found.append((info.st_mtime_ns, path))
+    return max(found)[1] if found else None
+
+
+def glob_escape(text: str) -> str:
+    """`text` matched literally by Path.glob (brackets, `*` and `?` escaped)."""
+    return "".join(f"[{c}]" if c in "[]*?" else c for c in text)
+
+
 def fsync_file(path: Path) -> None:
     """Flush a file's data to disk before it is renamed into place."""
     with open(path, "rb+") as f:
         os.fsync(f.fileno())
 
 
-def replace(tmp: Path, dest: Path, durable: bool = True) -> None:
+def replace(tmp: Path, dest: Path, durable: bool = True, like: Path | None = None) -> None:
     """Rename a finished temporary file over `dest` (atomic on POSIX); `durable` syncs it to disk first.
 
     When `dest` already exists, the new file takes its permission bits, so a mode the user set (say 0640 on
-    feed.xml) survives a rebuild.
+    feed.xml) survives a rebuild; when it does not, it takes those of `like` (the version it supersedes, for
+    a content-named file), if that is a regular file.
     """
-    try:
-        existing = os.stat(dest)
-    except OSError:
-        pass
-    else:
+    for model in (dest, like):
+        if model is None:
+            continue
+        try:
+            existing = os.stat(model)
+        except OSError:
+            continue
         if stat.S_ISREG(existing.st_mode):
             os.chmod(tmp, stat.S_IMODE(existing.st_mode))
+            break
     if not durable:
         os.replace(tmp, dest)
         return
@@ -94,18 +116,18 @@ def replace(tmp: Path, dest: Path, durable: bool = True) -> None:
             os.close(fd)
 
 
-def write_atomic(dest: Path, data: bytes, durable: bool = True) -> None:
-    """Write bytes to a temporary file beside `dest` and rename it into place."""
+def write_atomic(dest: Path, data: bytes, durable: bool = True, like: Path | None = None) -> None:
+    """Write bytes to a temporary file beside `dest` and rename it into place (modes as for `replace`)."""
     tmp = temp_path(dest.parent, suffix=dest.suffix)
     try:
         tmp.write_bytes(data)
-        replace(tmp, dest, durable)
+        replace(tmp, dest, durable, like)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def write_if_changed(dest: Path, data: bytes) -> bool:
+def write_if_changed(dest: Path, data: bytes, like: Path | None = None) -> bool:
     """Write atomically only when the content differs; True when written (mtimes stay put otherwise).
 
     Only a regular file is read for the comparison: a FIFO or device in its place would block or never end;
@@ -117,7 +139,7 @@ def write_if_changed(dest: Path, data: bytes) -> bool:
                 return False
         except OSError:
             pass
-    write_atomic(dest, data)
+    write_atomic(dest, data, like=like)
     return True
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from narrate.feed import FeedItem, build_feed
-from narrate.fsutil import HASH_DIGITS, content_digest, content_name, write_if_changed
+from narrate.fsutil import HASH_DIGITS, content_digest, content_name, previous_version, write_if_changed
 from narrate.model import Show
 from narrate.record import EpisodeRecord, GuidRegistry
 from narrate.tags import Artwork
@@ -128,7 +128,8 @@ def publish(show: Show, records: Mapping[str, EpisodeRecord], guids: GuidRegistr
 
     def put(base: str, data: bytes) -> str:
         name = content_named(base, data)
-        if write_if_changed(output / name, data):
+        # A new version keeps the mode the user gave the one it supersedes.
+        if write_if_changed(output / name, data, like=previous_version(output, *split_suffix(base))):
             written.append(name)
         return name
 

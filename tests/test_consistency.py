@@ -65,6 +65,22 @@ def test_a_rebuild_keeps_the_mode_the_user_set(show_dir: Path, tmp_path: Path, u
     assert stat.S_IMODE((out / RECORD_NAME).stat().st_mode) == 0o644
 
 
+def test_a_new_version_of_an_episode_keeps_the_mode_the_user_gave_the_old_one(show_dir: Path, tmp_path: Path,
+                                                                           umask) -> None:
+    out = tmp_path / "audio"
+    _build(show_dir, out)
+    old = published_paths(out, "001-first")
+    for path in old.values():
+        path.chmod(0o640)
+    script = show_dir / "001-first.md"
+    script.write_text(script.read_text().replace("It sets the scene.", "It sets the scene again."))
+    _build(show_dir, out)
+    new = published_paths(out, "001-first")
+    assert set(new) == set(old) and all(new[k] != old[k] for k in ("mp3", "vtt", "srt")), "new content-named files"
+    assert {k: oct(stat.S_IMODE(p.stat().st_mode)) for k, p in new.items()} == dict.fromkeys(new, oct(0o640))
+    assert not any(p.exists() for k, p in old.items() if new[k] != p), "superseded files are removed"
+
+
 SAME_SIZE_ONE = EPISODE_ONE.replace('title: "First episode"', 'title: "Episode A"')
 SAME_SIZE_TWO = EPISODE_ONE.replace('title: "First episode"', 'title: "Episode B"').replace(
     "episode: 1", "episode: 2").replace("date: 2026-01-05", "date: 2026-01-06")
