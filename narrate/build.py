@@ -166,7 +166,7 @@ def _plan_entries(project: Project, plans: dict[str, EpisodePlan], tag_keys: dic
                 reasons.append(f"{len(changed_segments)} segment{'s' * (len(changed_segments) != 1)} "
                                f"changed ({where})")
             else:
-                reasons.append("timing, pauses or audio settings changed")
+                reasons.append("timing, pauses, audio settings or the ffmpeg changed")
         elif not _file_intact(output / old.file, old.size):
             reasons.append(f"{old.file} is missing or was changed on disk")
         if reasons:

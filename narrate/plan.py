@@ -19,6 +19,7 @@ from narrate.engines import Engine
 from narrate.lexicon import merge_lexicons
 from narrate.model import AudioSettings, Episode, Location, Pause, Segment, Show, VoiceSpec
 from narrate.normalize import spoken_text
+from narrate.tools import ffmpeg_tool
 
 #: Bump when assembly changes how the same pieces sound, so every episode is rebuilt.
 AUDIO_FORMAT = 1
@@ -223,5 +224,7 @@ def _audio_key(timeline: list[Piece | Gap | AudioFile], chapter_starts: list[int
         ],
         "chapters": chapter_starts,
         "audio": [audio.sample_rate, audio.channels, audio.bitrate, audio.loudness, audio.true_peak],
+        # Another ffmpeg (NARRATE_FFMPEG) may limit, resample and encode differently: the episode is re-encoded.
+        "ffmpeg": ffmpeg_tool().version,
     }
     return hashlib.sha256(json.dumps(material).encode()).hexdigest()

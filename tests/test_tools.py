@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import wave
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -393,3 +394,21 @@ def test_an_unreadable_file_is_an_ffmpeg_error(ffmpeg_choice: str, tmp_path: Pat
     bad.write_bytes(b"not audio at all" * 100)
     with pytest.raises(NarrateError, match="ffmpeg failed while measuring the loudness of bad.mp3"):
         measure_loudness(bad)
+
+
+def test_another_ffmpeg_re_encodes_the_episodes(show_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """Switching NARRATE_FFMPEG to an ffmpeg of another version plans a re-encode (and renders nothing new)."""
+    require_tool("ffmpeg")
+    from narrate.build import BuildOptions, build
+
+    options = BuildOptions(output=tmp_path / "audio", cache_dir=tmp_path / "cache", in_process=True)
+    monkeypatch.setenv("NARRATE_FFMPEG", "bundled")
+    build(show_dir, options)
+    bundled = ffmpeg_tool().version
+    assert [e.action for e in build(show_dir, replace(options, dry_run=True)).plan] == ["unchanged"]
+    monkeypatch.setenv("NARRATE_FFMPEG", "system")
+    if ffmpeg_tool().version == bundled:
+        pytest.skip("the system's ffmpeg is the bundled one's version")
+    report = build(show_dir, replace(options, dry_run=True))
+    assert [(e.action, e.reasons, e.to_render) for e in report.plan] == [
+        ("build", ("timing, pauses, audio settings or the ffmpeg changed",), 0)]
