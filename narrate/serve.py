@@ -30,11 +30,12 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from narrate import __version__
 from narrate.errors import UserError
+from narrate.publish import CONTENT_NAME_RE, FEED_NAME
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
-FEED_NAME = "feed.xml"
+IMMUTABLE = "public, max-age=31536000, immutable"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
 # Namespaces narrate's feeds use, registered so their usual prefixes survive a rewrite.
@@ -495,7 +496,8 @@ class PreviewHandler(BaseHTTPRequestHandler):
             "Accept-Ranges": "bytes",
             "Last-Modified": last_modified,
             "ETag": resource.etag,
-            "Cache-Control": "no-cache",
+            # Files named by their content never change; the feed and anything else is revalidated each time.
+            "Cache-Control": IMMUTABLE if CONTENT_NAME_RE.match(resource.name) else "no-cache",
             "X-Content-Type-Options": "nosniff",
         }
         if resource.vary_host:

@@ -74,6 +74,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "001-x.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nHello\n", encoding="utf-8")
     (root / "cover.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
     (root / "cover.jpg").write_bytes(b"\xff\xd8\xfffake")
+    (root / "001-x.0123456789.mp3").write_bytes(MP3)
     (root / "notes.bin").write_bytes(b"\x00\x01")
     (root / ".narrate-build.json").write_text('{"secret": true}', encoding="utf-8")
     (root / ".narrate-tmp").mkdir()
@@ -142,6 +143,18 @@ def test_full_get_has_type_length_and_validators(server: tuple[str, int]) -> Non
     assert headers["Accept-Ranges"] == "bytes"
     assert headers["ETag"] and headers["Last-Modified"]
     assert body == MP3
+
+
+@pytest.mark.parametrize(("path", "cache_control"), [
+    ("/001-x.0123456789.mp3", "public, max-age=31536000, immutable"),
+    ("/feed.xml", "no-cache"),
+    ("/001-x.mp3", "no-cache"),
+])
+def test_content_named_files_are_cached_for_good_and_the_feed_is_revalidated(
+        server: tuple[str, int], path: str, cache_control: str) -> None:
+    status, headers, _ = fetch(server, path)
+    assert status == 200
+    assert headers["Cache-Control"] == cache_control
 
 
 @pytest.mark.parametrize(
