@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -101,3 +101,13 @@ def require_tool(name: str, find: Callable[[str], str | None] = shutil.which) ->
     if os.environ.get("NARRATE_CI") == "1":
         pytest.fail(f"{name} is required in CI (NARRATE_CI=1) but is not installed")
     pytest.skip(f"{name} is not installed (CI installs it)")
+
+
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], int]]:
+    """Set the process umask for a test (call it with the mask); the old one comes back after it."""
+    old = os.umask(0o022)
+    try:
+        yield os.umask
+    finally:
+        os.umask(old)

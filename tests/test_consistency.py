@@ -24,15 +24,6 @@ def _build(scripts: Path, out: Path) -> object:
     return build(scripts, BuildOptions(output=out, cache_dir=out.parent / "cache", in_process=True, today=TODAY))
 
 
-@pytest.fixture
-def umask() -> Iterator[callable]:
-    """Set the process umask for a test; the old one comes back after it."""
-    old = os.umask(0o022)
-    try:
-        yield os.umask
-    finally:
-        os.umask(old)
-
 
 def _modes(out: Path) -> dict[str, int]:
     return {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir() if p.is_file() and p.name != ".narrate.lock"}

@@ -18,7 +18,7 @@ from mutagen.id3 import ID3
 
 from narrate.published import check_published
 from narrate.record import RECORD_NAME
-from tests.conftest import write_show
+from tests.conftest import SHOW_YAML, write_show
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,20 +108,8 @@ def test_sigkill_at_several_points(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------------------------
 # Killed at every stage: render, assemble/encode, tagging, publishing, with SIGINT, SIGTERM and SIGKILL.
 
-FAKE_SHOW = """\
-title: Kill Stage Show
-author: Test Author
-description: A show that gets killed at every stage.
-language: en
-category: History
-explicit: false
-base_url: https://example.org/stages/
-voices:
-  narrator: {engine: fake, voice: low, rate: 175}
-  document: {engine: fake, voice: high, rate: 175}
-audio:
-  bitrate: 64k
-"""
+FAKE_SHOW = SHOW_YAML.replace("Test Show & Friends", "Kill Stage Show").replace(
+    "https://example.org/show/", "https://example.org/stages/")
 # The fake engine is registered in the build's own process; its render workers import it by name.
 LAUNCH = ("import sys; from narrate.engines import register_engine; "
           "register_engine('fake', 'tests.fake_engine:FakeEngine'); "

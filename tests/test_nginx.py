@@ -155,14 +155,6 @@ http {{
         shutil.rmtree(conf_dir, ignore_errors=True)
 
 
-@pytest.fixture
-def umask() -> Iterator[callable]:
-    old = os.umask(0o022)
-    try:
-        yield os.umask
-    finally:
-        os.umask(old)
-
 
 def _build_into(server: Nginx, tmp_path: Path) -> Path:
     show = SHOW_YAML.replace("https://example.org/show/", f"{server.base}audio/")
