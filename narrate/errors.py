@@ -49,7 +49,7 @@ class StorageError(NarrateError):
 
 
 #: errno values that mean "this place cannot be written"; other OSErrors keep their own reason.
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def os_error_message(exc: OSError, path: object = None) -> str:
@@ -58,7 +58,7 @@ def os_error_message(exc: OSError, path: object = None) -> str:
     reason = exc.strerror or str(exc) or type(exc).__name__
     if where is None:
         return reason
-    verb = "cannot write" if exc.errno in _WRITE_ERRNOS else "cannot use"
+    verb = "cannot write" if exc.errno in WRITE_ERRNOS else "cannot use"
     return f"{verb} {os.fsdecode(where) if isinstance(where, bytes) else where}: {reason}"
 
 
