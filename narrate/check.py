@@ -10,14 +10,14 @@ from narrate.audio import find_ffmpeg, run_ffmpeg
 from narrate.build import default_cache_dir
 from narrate.cache import Cache
 from narrate.config import find_show_file, load_show
-from narrate.cover import load_artwork
-from narrate.errors import Problems, ProblemsError, UserError, storage_errors
+from narrate.errors import UserError, storage_errors
 from narrate.lexicon import merge_lexicons
 from narrate.model import Pause, VoiceSpec
 from narrate.normalize import spoken_text
 from narrate.plan import EngineInfo, plan_episode
 from narrate.render import verify_and_trim
-from narrate.script import Project, load_project, read_project
+from narrate.script import Project, load_project
+from narrate.validate import validate_project
 from narrate.voices import open_engine, prepare_engines, unavailable_voice
 
 DEFAULT_RATE = 175
@@ -59,18 +59,7 @@ def check_scripts(scripts_dir: Path) -> list[EpisodeSummary]:
 
     Every problem is listed at once: voices and the cover are checked even when some scripts have problems.
     """
-    problems = Problems()
-    project = read_project(scripts_dir, problems)
-    if project is not None:
-        for stage in (lambda: prepare_engines(project, load=True), lambda: load_artwork(project.show)):
-            try:
-                stage()
-            except ProblemsError as exc:
-                problems.items.extend(exc.problems)
-            except UserError as exc:
-                problems.add(None, exc.message)
-    problems.raise_if_any()
-    assert project is not None
+    project = validate_project(scripts_dir).project
     return [
         EpisodeSummary(e.number, e.title, len(e.chapters), len(e.segments),
                        sum(len(s.text.split()) for s in e.segments), estimate_seconds(project, e.number))

@@ -285,13 +285,13 @@ CASES: dict[str, Case] = {
          ("unknown role 'redaer'", (EP, "::: redaer")),
          ("image art.png: file does not exist", (EP, "image:")),
          ("'Documents' is not an Apple Podcasts category", "show.yaml:5"))),
-    "check lists voice and cover problems with the scripts' problems": Case(
+    "check and build list voice and cover problems with the scripts' problems": Case(
         _both(_replace(SHOW, "voice: high", "voice: squeaky"), _image("cover.png", (1600, 1400)),
               _replace(SHOW, "explicit: false", "explicit: false\ncover: cover.png"),
               _replace(EP, "::: note", "::: redaer")),
         (("voice 'squeaky' is not available in fake", "show.yaml: voices.document"),
          ("cover must be square", "show.yaml: cover cover.png"),
-         ("unknown role 'redaer'", (EP, "::: redaer"))), commands=("check",)),
+         ("unknown role 'redaer'", (EP, "::: redaer")))),
     # --- inputs that are fine ---
     "editor and hidden files are ignored": Case(
         _both(_symlink(".#001-first.md", "user@host.1234:1700000000"), _write("001-first.md~", "junk"),
