@@ -292,7 +292,11 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
                     rec = future.result()
                 except NarrateError as exc:
                     # This episode keeps its published version; the others still publish.
-                    failure_lines.append(f"{plans[slugs[future]].episode.path}: {exc.message}")
+                    # The episode's script is the place, unless the message names its own (a segment's line,
+                    # the show's intro file: then said once, not once per episode).
+                    where = "" if exc.located else f"{plans[slugs[future]].episode.path}: "
+                    if f"{where}{exc.message}" not in failure_lines:
+                        failure_lines.append(f"{where}{exc.message}")
                     continue
                 new_record[rec.slug] = rec
                 progress.advance()

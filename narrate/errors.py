@@ -17,6 +17,13 @@ class NarrateError(click.ClickException):
     """Base of narrate's errors; shown as one line without a traceback."""
 
     exit_code = 1
+    #: The message starts with the place it is about (`file:line: ...`), so a caller adds no other location.
+    located = False
+
+    def __init__(self, message: str, *, located: bool | None = None) -> None:
+        super().__init__(message)
+        if located is not None:
+            self.located = located
 
     def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
         click.echo(f"error: {self.format_message()}", err=True)
@@ -42,6 +49,8 @@ class ProblemsError(UserError):
 
 class RenderError(NarrateError):
     """A segment failed to render; names the segment's file:line (exit status 1)."""
+
+    located = True
 
 
 class StorageError(NarrateError):
