@@ -100,7 +100,7 @@ def decode_file(path: Path, rate: int, folder: Path) -> AudioSegment:
                     str(tmp)], f"decoding {path.name}")
         return AudioSegment.from_wav(tmp)
     except NarrateError as exc:
-        raise UserError(f"{path}: cannot read this audio file ({exc.message})") from None
+        raise UserError(f"{path}: cannot read this audio file ({exc.message})", located=True) from None
     finally:
         tmp.unlink(missing_ok=True)
 

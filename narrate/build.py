@@ -24,7 +24,7 @@ from pathlib import Path
 
 from narrate.audio import assemble, encode_mp3
 from narrate.cache import Cache
-from narrate.cover import episode_artwork, load_artwork
+from narrate.cover import episode_artwork
 from narrate.engines import engine_targets
 from narrate.errors import NarrateError, UserError, storage_errors
 from narrate.fsutil import build_lock, content_name, file_digest, remove_stale_temps, replace as move_into_place
@@ -34,9 +34,9 @@ from narrate.plan import EngineInfo, EpisodePlan, Piece, plan_episode
 from narrate.publish import is_content_named, publish, published_files, remove_superseded
 from narrate.record import ChapterTime, Cue, EpisodeRecord, GuidRegistry, load_record, save_record
 from narrate.render import RenderJob, render_jobs
-from narrate.script import Project, load_project
+from narrate.script import Project
 from narrate.tags import Artwork, full_text, write_tags
-from narrate.voices import prepare_engines
+from narrate.validate import validate_project
 
 log = logging.getLogger(__name__)
 
@@ -211,11 +211,10 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
     """Build (or plan, with dry_run) every selected episode and publish the show into options.output."""
     started = time.monotonic()
     progress = progress or Progress()
-    project = load_project(scripts_dir)
+    valid = validate_project(scripts_dir)  # as `narrate check` does: every problem at once, nothing written
+    project, engines, artwork, cover_name = valid.project, valid.engines, valid.artwork, valid.cover_name
     show = project.show
     selected = _select(project, options.episodes)
-    engines = prepare_engines(project)
-    artwork, cover_name = load_artwork(show)
     info = EngineInfo(engines)
     output = options.output
     cache = Cache(options.cache_dir or default_cache_dir(scripts_dir))
@@ -293,7 +292,11 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
                     rec = future.result()
                 except NarrateError as exc:
                     # This episode keeps its published version; the others still publish.
-                    failure_lines.append(f"{plans[slugs[future]].episode.path}: {exc.message}")
+                    # The episode's script is the place, unless the message names its own (a segment's line,
+                    # the show's intro file: then said once, not once per episode).
+                    where = "" if exc.located else f"{plans[slugs[future]].episode.path}: "
+                    if f"{where}{exc.message}" not in failure_lines:
+                        failure_lines.append(f"{where}{exc.message}")
                     continue
                 new_record[rec.slug] = rec
                 progress.advance()

@@ -1,6 +1,7 @@
 """`narrate check`, `narrate clean` and `narrate say`: the library side of the small commands."""
 from __future__ import annotations
 
+import contextlib
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,14 +10,14 @@ from narrate.audio import find_ffmpeg, run_ffmpeg
 from narrate.build import default_cache_dir
 from narrate.cache import Cache
 from narrate.config import find_show_file, load_show
-from narrate.cover import load_artwork
-from narrate.errors import Problems, ProblemsError, UserError
+from narrate.errors import UserError, storage_errors
 from narrate.lexicon import merge_lexicons
 from narrate.model import Pause, VoiceSpec
 from narrate.normalize import spoken_text
 from narrate.plan import EngineInfo, plan_episode
 from narrate.render import verify_and_trim
-from narrate.script import Project, load_project, read_project
+from narrate.script import Project, load_project
+from narrate.validate import validate_project
 from narrate.voices import open_engine, prepare_engines, unavailable_voice
 
 DEFAULT_RATE = 175
@@ -58,18 +59,7 @@ def check_scripts(scripts_dir: Path) -> list[EpisodeSummary]:
 
     Every problem is listed at once: voices and the cover are checked even when some scripts have problems.
     """
-    problems = Problems()
-    project = read_project(scripts_dir, problems)
-    if project is not None:
-        for stage in (lambda: prepare_engines(project, load=True), lambda: load_artwork(project.show)):
-            try:
-                stage()
-            except ProblemsError as exc:
-                problems.items.extend(exc.problems)
-            except UserError as exc:
-                problems.add(None, exc.message)
-    problems.raise_if_any()
-    assert project is not None
+    project = validate_project(scripts_dir).project
     return [
         EpisodeSummary(e.number, e.title, len(e.chapters), len(e.segments),
                        sum(len(s.text.split()) for s in e.segments), estimate_seconds(project, e.number))
@@ -104,14 +94,23 @@ def say_line(text: str, output: Path, scripts_dir: Path, role: str | None, engin
     lexicon = merge_lexicons(show.lexicon, ()) if show else ()
     spoken = spoken_text(text, language=show.language if show else "en", lexicon=lexicon,
                          phonemes=type(engine).accepts_phonemes)
-    output.parent.mkdir(parents=True, exist_ok=True)
     wav = output if output.suffix.lower() == ".wav" else output.with_suffix(".tmp.wav")
-    engine.render(spoken, voice, wav)
-    verify_and_trim(wav, spoken, voice)
-    with wave.open(str(wav), "rb") as w:
-        seconds = w.getnframes() / w.getframerate()
-    if wav != output:
-        find_ffmpeg()
-        run_ffmpeg(["-y", "-v", "error", "-i", str(wav), str(output)], f"writing {output.name}")
-        wav.unlink()
+    written = [wav]  # removed if anything fails: no part of a file is left behind
+    try:
+        # A full or read-only folder: one line naming the file (exit 1).
+        with storage_errors(output):
+            output.parent.mkdir(parents=True, exist_ok=True)
+            engine.render(spoken, voice, wav)
+            verify_and_trim(wav, spoken, voice)
+        with wave.open(str(wav), "rb") as w:
+            seconds = w.getnframes() / w.getframerate()
+        if wav != output:
+            find_ffmpeg()
+            written.append(output)
+            run_ffmpeg(["-y", "-v", "error", "-i", str(wav), str(output)], f"writing {output.name}")
+        written = [] if wav == output else [wav]  # done: only the intermediate WAV goes
+    finally:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
     return spoken, seconds

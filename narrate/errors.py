@@ -17,6 +17,13 @@ class NarrateError(click.ClickException):
     """Base of narrate's errors; shown as one line without a traceback."""
 
     exit_code = 1
+    #: The message starts with the place it is about (`file:line: ...`), so a caller adds no other location.
+    located = False
+
+    def __init__(self, message: str, *, located: bool | None = None) -> None:
+        super().__init__(message)
+        if located is not None:
+            self.located = located
 
     def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
         click.echo(f"error: {self.format_message()}", err=True)
@@ -43,13 +50,15 @@ class ProblemsError(UserError):
 class RenderError(NarrateError):
     """A segment failed to render; names the segment's file:line (exit status 1)."""
 
+    located = True
+
 
 class StorageError(NarrateError):
     """A folder narrate writes to is read-only, full or was removed: one line naming the path (exit status 1)."""
 
 
 #: errno values that mean "this place cannot be written"; other OSErrors keep their own reason.
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def os_error_message(exc: OSError, path: object = None) -> str:
@@ -58,7 +67,7 @@ def os_error_message(exc: OSError, path: object = None) -> str:
     reason = exc.strerror or str(exc) or type(exc).__name__
     if where is None:
         return reason
-    verb = "cannot write" if exc.errno in _WRITE_ERRNOS else "cannot use"
+    verb = "cannot write" if exc.errno in WRITE_ERRNOS else "cannot use"
     return f"{verb} {os.fsdecode(where) if isinstance(where, bytes) else where}: {reason}"
 
 

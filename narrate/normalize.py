@@ -381,6 +381,17 @@ def normalize(text: str, language: str = "en") -> str:
     return _normalize(text, language, _Shield())
 
 
+def has_words(spoken: str) -> bool:
+    """Whether normalised text has anything an engine can say: a letter or a digit (not only `...` or `—`)."""
+    return any(ch.isalnum() for ch in spoken)
+
+
+def nothing_to_say(text: str) -> str:
+    """The problem of a paragraph without words, such as `—` or `...`."""
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    return f"this paragraph has nothing to say ({shown!r}): write words, or <!-- pause 1s --> for a pause"
+
+
 def spoken_text(
     text: str, *, language: str, lexicon: tuple[LexiconEntry, ...], phonemes: bool = False
 ) -> str:

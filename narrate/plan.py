@@ -9,16 +9,17 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sentencex import segment as split_sentences
 
 from narrate.cache import piece_key
 from narrate.engines import Engine
+from narrate.errors import UserError
 from narrate.lexicon import merge_lexicons
 from narrate.model import AudioSettings, Episode, Location, Pause, Segment, Show, VoiceSpec
-from narrate.normalize import spoken_text
+from narrate.normalize import has_words, nothing_to_say, spoken_text
 from narrate.tools import ffmpeg_tool
 
 #: Bump when assembly changes how the same pieces sound, so every episode is rebuilt.
@@ -203,15 +204,28 @@ def _segment_pieces(segment: Segment, language: str, lexicon: tuple, info: Engin
     phonemes = info.accepts_phonemes(voice.engine)
     items: list[Piece | Gap] = []
     previous_ends = True
+    unsaid = ""  # cues with nothing to say ("..." between sentences) before the first that has words
     for cue, ends_sentence in split_cues(segment.text, language):
+        spoken = spoken_text(cue, language=language, lexicon=lexicon, phonemes=phonemes)
+        if not has_words(spoken):
+            # No piece of its own (an engine returns silence for it): its text joins the cue before it, or the
+            # one after it, so the transcript still has every word as written.
+            if items:
+                last = items[-1]
+                assert isinstance(last, Piece)
+                items[-1] = replace(last, text=f"{last.text} {cue}")
+                previous_ends = ends_sentence
+            else:
+                unsaid = f"{unsaid} {cue}".lstrip()
+            continue
         if items:
             items.append(Gap(audio.pause_sentence if previous_ends else audio.pause_clause))
-        spoken = spoken_text(cue, language=language, lexicon=lexicon, phonemes=phonemes)
-        if not re.search(r"\w", spoken):
-            spoken = cue  # nothing sayable after normalising; let the engine try the original
         key = piece_key(spoken, voice, info.version(voice.engine), info.voice_version(voice))
-        items.append(Piece(key, cue, spoken, voice, segment.role, segment.location))
-        previous_ends = ends_sentence
+        text = f"{unsaid} {cue}" if unsaid else cue
+        items.append(Piece(key, text, spoken, voice, segment.role, segment.location))
+        unsaid, previous_ends = "", ends_sentence
+    if not items:  # the script check reports such a paragraph first; never sent to an engine
+        raise UserError(f"{segment.location}: {nothing_to_say(segment.text)}")
     return items
 
 

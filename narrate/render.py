@@ -11,6 +11,7 @@ starts where its speech starts, which is what transcript cue times rely on.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -20,7 +21,7 @@ import tempfile
 import time
 import wave
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 
 from narrate.cache import Cache
 from narrate.engines import Engine, EngineError, load_engine
-from narrate.errors import NarrateError, StorageError
+from narrate.errors import WRITE_ERRNOS, NarrateError, StorageError
 from narrate.fsutil import TMP_PREFIX
 from narrate.limits import MAX_TIMEOUT, MAX_WORKERS
 from narrate.model import VoiceSpec
@@ -109,16 +110,33 @@ def _render_one(engines: dict[str, Engine], targets: dict[str, str], cache: Cach
         engine = engines[job.voice.engine] = load_engine(job.voice.engine, targets)()
     # The engine writes into the build's scratch folder, not the cache: a cache folder removed or filled
     # meanwhile is then reported by Cache.put with its path, instead of failing inside the engine.
-    fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".wav", dir=scratch)
-    os.close(fd)
-    tmp = Path(name)
+    tmp: Path | None = None
     try:
-        engine.render(job.text, job.voice, tmp)
-        verify_and_trim(tmp, job.text, job.voice)
+        with _scratch_errors(scratch):
+            fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".wav", dir=scratch)
+            os.close(fd)
+            tmp = Path(name)
+            engine.render(job.text, job.voice, tmp)
+            verify_and_trim(tmp, job.text, job.voice)
         cached = cache.put(job.key, tmp, job.text)
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return cached.rate, cached.frames
+
+
+@contextlib.contextmanager
+def _scratch_errors(scratch: Path) -> Iterator[None]:
+    """A full (or read-only) scratch folder stops the build with one line naming it, as a full cache does."""
+    try:
+        yield
+    except OSError as exc:
+        named = os.fsdecode(exc.filename) if exc.filename is not None else None
+        if exc.errno not in WRITE_ERRNOS or (named is not None and Path(named).parent != scratch):
+            raise  # not the scratch folder's (an engine's model file that cannot be read, say)
+        reason = exc.strerror or str(exc)
+        raise StorageError(f"cannot write {scratch}: {reason} (the scratch folder for rendering, in the system's "
+                           "temporary folder; TMPDIR chooses another)") from exc
 
 
 def _worker_main(conn: Connection, targets: dict[str, str], cache_root: str, scratch: str) -> None:

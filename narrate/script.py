@@ -25,8 +25,11 @@ from narrate.config import (
 )
 from narrate.cover import episode_image_problem
 from narrate.errors import Problems
-from narrate.lexicon import parse_lexicon
-from narrate.model import ROLES, Chapter, DocumentInfo, Episode, Location, Pause, Segment, Show, VoiceSpec
+from narrate.lexicon import merge_lexicons, parse_lexicon
+from narrate.model import (
+    ROLES, AudioSettings, Chapter, DocumentInfo, Episode, Location, Pause, Segment, Show, VoiceSpec,
+)
+from narrate.normalize import has_words, nothing_to_say, spoken_text
 from narrate.tags import MAX_CHAPTERS
 from narrate.yamlfile import CONTROL, YamlSyntaxError, control_problems, line_of, load_yaml
 
@@ -226,10 +229,22 @@ def _parse_script(path: Path, show: Show | None, problems: Problems) -> tuple[Ep
         return None, None
     fields = _parse_front(meta, shown, show, problems)
     chapters = _parse_body(body, body_line, shown, show, problems)
+    _wordless_paragraphs(chapters, show, fields["lexicon"], problems)
     number = meta.get("episode") if _is_episode_number(meta.get("episode")) else None
     if len(problems.items) > before:
         return None, number
     return Episode(chapters=chapters, path=shown, slug=slug, **fields), number
+
+
+def _wordless_paragraphs(chapters: tuple[Chapter, ...], show: Show | None, lexicon: tuple, problems: Problems) -> None:
+    """A paragraph with nothing to say once normalised (`—`, `...`, an escaped `\\* \\* \\*`): an engine returns
+    silence for it, so it is reported here, by check and before a build renders, rather than failing late."""
+    language = show.language if show else "en"
+    merged = merge_lexicons(show.lexicon if show else (), lexicon)
+    for chapter in chapters:
+        for item in chapter.items:
+            if isinstance(item, Segment) and not has_words(spoken_text(item.text, language=language, lexicon=merged)):
+                problems.add(item.location, nothing_to_say(item.text))
 
 
 def _is_episode_number(value: Any) -> bool:
@@ -457,6 +472,10 @@ def _parse_body(body: str, first_line: int, shown: str, show: Show | None, probl
             if voice is None:
                 voice = show.voice_for(role) if show else VoiceSpec("pyttsx3", "default")
             items.append(Segment(role, text, voice, loc))
+        elif token.type == "hr" and title is not None:
+            # A scene break (`* * *`, `---`): a pause as long as the one between chapters (before the first
+            # heading there is nothing to pause between, so it is ignored there).
+            items.append(Pause((show.audio if show else AudioSettings()).pause_chapter, loc))
         elif token.type in _UNSUPPORTED:
             problems.add(loc, f"{_UNSUPPORTED[token.type]} are not supported in scripts; write paragraphs")
     close_chapter()

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 import sys
+import time
 import wave
 from importlib.util import find_spec
 from pathlib import Path
@@ -257,6 +258,27 @@ def test_pyttsx3_rate_and_pitch_do_not_depend_on_the_previous_render(tmp_path: P
     slow, high, plain = specs
     assert min(seconds[slow]) > max(seconds[plain]) > min(seconds[plain]) > max(seconds[high])
     assert min(pitch[high]) > 1.3 * max(pitch[plain])
+
+
+def test_pyttsx3_gives_up_an_utterance_that_never_finishes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pyttsx3's runAndWait loops until its espeak callback sees the end of the message; when the callback
+    # failed (a full disk) or never got there, it looped forever.
+    import narrate.engines.pyttsx3_engine as pyttsx3_engine
+    from narrate.engines import EngineError
+
+    engine = Pyttsx3Engine()
+    voice = VoiceSpec("pyttsx3", "gmw/en-us")
+    monkeypatch.setattr(pyttsx3_engine, "FINISH_SECONDS", 1.0)
+    real = engine._driver_synth
+    engine._driver_synth = lambda wav, count, events: 0  # the end of the message never reaches the driver
+    started = time.monotonic()
+    with pytest.raises(EngineError, match="never finished the utterance"):
+        engine.render("The party had a new leader.", voice, tmp_path / "lost.wav")
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "lost.wav").exists()
+    engine._driver_synth = real
+    engine.render("The party had a new leader.", voice, tmp_path / "next.wav")  # the engine still works
+    assert _wav_seconds(tmp_path / "next.wav")[0] > 0.5
 
 
 # -- a show mixing three engines at three sample rates ---------------------------------------------------

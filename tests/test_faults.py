@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,32 @@ def test_damaged_guid_registry_is_a_clear_error_not_a_new_set_of_guids(show_dir:
     assert "guids.json:1: the GUID registry is damaged" in result.output
     assert (show_dir / "guids.json").read_text() == "{ not json"
     assert not (tmp_path / "audio").exists()
+
+
+
+def test_audio_gone_from_the_cache_is_one_line_with_the_segment_location_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cache entries damaged between rendering and assembly (another process cleaning the cache, say): the
+    episode fails with its segment's file:line, said once (it was `scripts/x.md: scripts/x.md:9: ...`)."""
+    import narrate.build
+
+    real_assemble = narrate.build.assemble
+
+    def assemble_after_damage(plan, cache, folder):  # noqa: ANN001, ANN202 - assemble's signature
+        for wav in cache.root.rglob("*.wav"):
+            wav.write_bytes(b"damaged")
+        return real_assemble(plan, cache, folder)
+
+    scripts = write_show(tmp_path / "scripts")
+    args = ["build", str(scripts), "-o", str(tmp_path / "audio"), "--cache-dir", str(tmp_path / "cache")]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    show = scripts / "show.yaml"  # a pause changed: the episode is assembled again from the cache, nothing rendered
+    show.write_text(show.read_text(encoding="utf-8").replace("sentence: 0.2", "sentence: 0.25"), encoding="utf-8")
+    monkeypatch.setattr(narrate.build, "assemble", assemble_after_damage)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.output
+    script = scripts / "001-first.md"
+    assert re.fullmatch(rf"error: {re.escape(str(script))}:\d+: rendered audio for this segment is missing from "
+                        "the cache", errors[0]), errors[0]

@@ -121,12 +121,17 @@ class Case:
     message: str
     episodes: dict[str, str] | None = None
     show: str = SHOW_YAML
-    unwritable: tuple[str, str] | None = None  # ("out" | "cache", "readonly" | "full")
+    unwritable: tuple[str, str] | None = None  # ("out" | "cache" | "tmp", "readonly" | "full"); tmp: $TMPDIR
 
 
 BUILD = ("build", "{scripts}", "-o", "{out}", "--cache-dir", "{cache}")
 SAY = ("say", "--scripts", "{scripts}", "-o", "{out}/say.wav")
 REMOVER_SHOW = SHOW_YAML.replace("engine: fake", "engine: cache-remover")
+REAL_SHOW = SHOW_YAML.replace("engine: fake, voice: low", "engine: pyttsx3, voice: gmw/en-us").replace(
+    "engine: fake, voice: high", "engine: pyttsx3, voice: gmw/en-us")
+#: About eight seconds of speech: a WAV of some 350 kB, more than a full folder takes.
+LONG_LINE = ("This sentence is long enough to fill a small folder to the brim, and it goes on for a while "
+             "longer still, so that no little folder can hold all of it.")
 
 CASES: dict[str, Case] = {
     "build --timeout nan": Case((*BUILD, "--timeout", "nan"), 2, "'--timeout': nan is not a number of seconds"),
@@ -167,6 +172,12 @@ CASES: dict[str, Case] = {
     "build into a full folder": Case(BUILD, 1, "cannot write {out}", unwritable=("out", "full")),
     "build with a read-only cache folder": Case(BUILD, 1, "cannot write {cache}", unwritable=("cache", "readonly")),
     "build with a full cache folder": Case(BUILD, 1, "cannot write {cache}", unwritable=("cache", "full")),
+    # pyttsx3's espeak driver raised in its callback and runAndWait never returned: say hung, a build's worker
+    # timed out per piece. The real engine, since the fake one writes its file itself.
+    "say into a full folder": Case((*SAY, LONG_LINE), 1, "cannot write {out}/say.wav", show=REAL_SHOW,
+                                   unwritable=("out", "full")),
+    "build with a full scratch folder": Case(BUILD, 1, f"cannot write {{tmp}}/{TMP_PREFIX}render-", show=REAL_SHOW,
+                                             episodes=_episode(LONG_LINE), unwritable=("tmp", "full")),
     "cache folder removed while rendering": Case(
         BUILD, 1, "the cache folder {cache} was removed during the build; run the build again", show=REMOVER_SHOW,
         episodes=_episode(" ".join(f"Sentence {n} is here{' ' + REMOVE_CACHE if n == 3 else ''}." for n in range(12)))),
@@ -190,6 +201,10 @@ def _written(out: Path) -> list[str]:
     return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.name != ".narrate.lock" and p.is_file())
 
 
+def _no_limit() -> None:
+    """No limit on the subprocess."""
+
+
 def _run_in_subprocess(args: list[str], env: dict[str, str], limit: Callable[[], None]) -> tuple[int, str]:
     code = "import sys; import tests.conftest, tests.test_hostile_runtime; from narrate.cli import main; main()"
     done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, preexec_fn=limit,
@@ -201,8 +216,8 @@ def _run_in_subprocess(args: list[str], env: dict[str, str], limit: Callable[[],
 def test_hostile_runtime(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     case = CASES[name]
     scripts = write_show(tmp_path / "scripts", case.show, case.episodes)
-    out, cache = tmp_path / "out", tmp_path / "cache"
-    places = {"scripts": str(scripts), "out": str(out), "cache": str(cache)}
+    out, cache, tmp = tmp_path / "out", tmp_path / "cache", tmp_path / "tmp"
+    places = {"scripts": str(scripts), "out": str(out), "cache": str(cache), "tmp": str(tmp)}
     args = [arg.format(**places) for arg in case.args]
     message = case.message.format(**places)
     monkeypatch.setenv("NARRATE_CACHE_DIR", str(cache))
@@ -210,10 +225,16 @@ def test_hostile_runtime(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     unwritable = contextlib.nullcontext(None)
     if case.unwritable:
         where, kind = case.unwritable
-        unwritable = _unwritable(out if where == "out" else cache, kind, only=where == "cache")
+        folder = {"out": out, "cache": cache, "tmp": tmp}[where]
+        unwritable = _unwritable(folder, kind, only=where != "out")
+        if where == "tmp":
+            monkeypatch.setenv("TMPDIR", str(tmp))
+            monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     with unwritable as limit:
         published_before = _written(out)
         started = time.monotonic()
+        if limit is None and case.show == REAL_SHOW:
+            limit = _no_limit  # a subprocess, so a hanging engine fails the test at TIME_BOUND instead of hanging it
         if limit is None:
             result = CliRunner().invoke(main, args)
             exit_code, output = result.exit_code, result.output
@@ -354,8 +375,6 @@ def test_serve_answers_silly_ranges_and_stays_up(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- the real engine
 
-REAL_SHOW = SHOW_YAML.replace("engine: fake, voice: low", "engine: pyttsx3, voice: gmw/en-us").replace(
-    "engine: fake, voice: high", "engine: pyttsx3, voice: gmw/en-us")
 
 
 def test_real_engine_speaks_a_long_unpunctuated_paragraph_in_short_cues(tmp_path: Path) -> None:

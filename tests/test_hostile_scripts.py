@@ -285,14 +285,30 @@ CASES: dict[str, Case] = {
          ("unknown role 'redaer'", (EP, "::: redaer")),
          ("image art.png: file does not exist", (EP, "image:")),
          ("'Documents' is not an Apple Podcasts category", "show.yaml:5"))),
-    "check lists voice and cover problems with the scripts' problems": Case(
+    "check and build list voice and cover problems with the scripts' problems": Case(
         _both(_replace(SHOW, "voice: high", "voice: squeaky"), _image("cover.png", (1600, 1400)),
               _replace(SHOW, "explicit: false", "explicit: false\ncover: cover.png"),
               _replace(EP, "::: note", "::: redaer")),
         (("voice 'squeaky' is not available in fake", "show.yaml: voices.document"),
          ("cover must be square", "show.yaml: cover cover.png"),
-         ("unknown role 'redaer'", (EP, "::: redaer"))), commands=("check",)),
+         ("unknown role 'redaer'", (EP, "::: redaer")))),
+    # --- paragraphs with nothing to say: an engine returns silence for them, so the build failed late ---
+    "a paragraph of only a dash": Case(_replace(EP, "It sets the scene.", "It sets the scene.\n\n—"),
+                                       (("this paragraph has nothing to say ('—')", (EP, "—")),)),
+    "a paragraph of only dots": Case(_replace(EP, "It sets the scene.", "It sets the scene.\n\n. . . ..."),
+                                     (("this paragraph has nothing to say ('. . . ...')", (EP, ". . . ...")),)),
+    "an escaped scene break": Case(_replace(EP, "It sets the scene.", "It sets the scene.\n\n\\* \\* \\*"),
+                                   (("this paragraph has nothing to say ('* * *'): write words, or <!-- pause 1s -->",
+                                     (EP, "\\* \\* \\*")),)),
+    "a quoted paragraph of only an ellipsis": Case(
+        _replace(EP, "> The document speaks here.", "> …\n>\n> The document speaks here."),
+        (("this paragraph has nothing to say ('…')", (EP, "> …")),)),
     # --- inputs that are fine ---
+    "a scene break is a pause": Case(_replace(EP, "It sets the scene.", "It sets the scene.\n\n* * *\n\nThen more."),
+                                     (("First episode", None),), exit_code=0),
+    "dots between sentences are not said on their own": Case(
+        _replace(EP, "It sets the scene.", "It sets the scene. ... Then, — more."), (("First episode", None),),
+        exit_code=0),
     "editor and hidden files are ignored": Case(
         _both(_symlink(".#001-first.md", "user@host.1234:1700000000"), _write("001-first.md~", "junk"),
               _write(".001-first.md.swp", b"\x00junk"), _write("#001-first.md#", "junk"), _write(".hidden.md", "junk")),
@@ -402,3 +418,20 @@ def test_hostile_input(tmp_path: Path, name: str, command: str) -> None:
     assert _snapshot(tmp_path) == before, "nothing may be written on bad input"
     leftovers = [p for p in _snapshot(tmp_path) if os.path.basename(p).startswith(TMP_PREFIX)]
     assert not leftovers, leftovers
+
+
+def test_a_scene_break_is_a_chapter_pause_and_wordless_cues_join_their_neighbours(tmp_path: Path) -> None:
+    from narrate.plan import EngineInfo, Gap, Piece, plan_episode
+    from narrate.script import load_project
+    from narrate.voices import prepare_engines
+
+    body = "It starts. ... It goes on.\n\n* * *\n\n... And it ends."
+    folder = write_show(tmp_path / "scripts", episodes={EP: EPISODE_ONE.replace("It sets the scene.", body)})
+    project = load_project(folder)
+    timeline = plan_episode(project.show, project.episodes[0], EngineInfo(prepare_engines(project))).timeline
+    pieces = [item for item in timeline if isinstance(item, Piece)]
+    assert [p.text for p in pieces[:4]] == ["This is the narrator speaking.", "It starts. ...", "It goes on.",
+                                            "... And it ends."]
+    assert all(any(ch.isalnum() for ch in p.spoken) for p in pieces)  # no engine is asked to say "..."
+    at = timeline.index(pieces[2])
+    assert timeline[at + 1] == Gap(project.show.audio.pause_chapter)  # the scene break, not the segment pause

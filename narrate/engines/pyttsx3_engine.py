@@ -3,11 +3,17 @@
 On Linux the espeak-ng library is the `espeakng-loader` wheel's, or another chosen by NARRATE_ESPEAK
 (see narrate.tools). pyttsx3 2.99 can return from `runAndWait()` before its espeak callback has written the file,
 so every render waits for the `finished-utterance` event and then checks the file itself.
+
+pyttsx3's espeak driver writes the file inside espeak's synth callback; when that write fails (a full
+disk) it raises there, ctypes only prints the exception, and `runAndWait()` loops forever. So the
+callback is wrapped (a failure ends the loop and is raised from `render`, an OSError naming the file),
+and a watchdog ends the loop of any utterance that does not finish in time.
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import io
 import logging
 import os
@@ -27,6 +33,7 @@ _lock = threading.Lock()
 ATTEMPTS = 3
 ESPEAK_RATE = 175  # espeak-ng's own default words per minute, for a voice without a rate
 ESPEAK_PITCH = 50  # espeak-ng's own default pitch (0-100)
+FINISH_SECONDS = 30.0  # an utterance may take this long, plus a second per 50 characters, before it is given up
 _espeak_source: str | None = None
 _espeak_library: str | None = None
 
@@ -116,10 +123,35 @@ class Pyttsx3Engine(Engine):
 
         self._engine = pyttsx3.init("espeak" if sys.platform.startswith("linux") else None)
         self._finished = threading.Event()
+        self._failure: BaseException | None = None
         self._engine.connect("finished-utterance", self._on_finished)
         self._voices: list[VoiceInfo] | None = None
+        self._driver = self._engine.proxy._driver  # noqa: SLF001 - its loop is ended on a failure or a timeout
+        if sys.platform.startswith("linux"):
+            from pyttsx3.drivers import _espeak
+
+            self._driver_synth = self._driver._onSynth  # noqa: SLF001 - wrapped, see the module docstring
+            _espeak.SetSynthCallback(self._on_synth)  # the module keeps the ctypes callback alive
 
     def _on_finished(self, name: object = None, completed: bool = True) -> None:
+        self._finished.set()
+
+    def _on_synth(self, wav: object, numsamples: int, events: object) -> int:
+        """espeak's synth callback: the driver's, but an exception in it ends the utterance instead of the loop
+        waiting forever (an exception cannot leave a ctypes callback)."""
+        try:
+            return self._driver_synth(wav, numsamples, events)
+        except Exception as exc:  # noqa: BLE001 - raised from render, outside the callback
+            self._failure = exc
+            self._end_utterance()
+            return 1  # espeak: abort the synthesis
+
+    def _end_utterance(self) -> None:
+        """Stop espeak's current utterance and the driver's loop, so runAndWait returns."""
+        driver = self._driver
+        driver._speaking = False  # noqa: SLF001 - later callbacks of this utterance are ignored
+        driver._data_buffer = b""  # noqa: SLF001
+        driver.endLoop()
         self._finished.set()
 
     @classmethod
@@ -187,11 +219,32 @@ class Pyttsx3Engine(Engine):
         """One utterance into `out_path`; True when a complete, non-empty WAV was written."""
         out_path.unlink(missing_ok=True)
         self._finished.clear()
+        self._failure = None
+        seconds = FINISH_SECONDS + len(text) / 50
+        timed_out = threading.Event()
+
+        def give_up() -> None:
+            if not self._finished.is_set():
+                timed_out.set()
+                with contextlib.suppress(Exception):
+                    from pyttsx3.drivers import _espeak
+
+                    _espeak.Cancel()
+                self._end_utterance()
+
+        watchdog = threading.Timer(seconds, give_up)
+        watchdog.daemon = True
         self._engine.save_to_file(text, str(out_path))
-        # pyttsx3 2.99 may return from runAndWait before espeak's own thread has written the file.
-        self._engine.runAndWait()
-        if not self._finished.wait(30 + len(text) / 50):
-            raise EngineError("the engine never finished the utterance")
+        watchdog.start()
+        try:
+            # pyttsx3 2.99 may return from runAndWait before espeak's own thread has written the file.
+            self._engine.runAndWait()
+            finished = self._finished.wait(seconds)
+        finally:
+            watchdog.cancel()
+        if self._failure is not None or timed_out.is_set() or not finished:
+            out_path.unlink(missing_ok=True)  # whatever part of the file was written
+            _raise_failure(self._failure, out_path, seconds)
         for _ in range(200):
             state = _wav_state(out_path)
             if state != "incomplete":
@@ -205,6 +258,21 @@ class Pyttsx3Engine(Engine):
             self._engine.stop()
         except Exception:  # noqa: BLE001 - closing is best effort
             log.debug("pyttsx3 stop failed", exc_info=True)
+
+
+def _raise_failure(failure: BaseException | None, out_path: Path, seconds: float) -> None:
+    """The error for an utterance that failed in espeak's callback (`failure`) or did not finish in `seconds`.
+
+    The driver raises RuntimeError("Error saving WAV file: ...") from the OSError of the write; that OSError
+    is raised again naming the file, so the caller reports a full or read-only folder as such.
+    """
+    if failure is None:
+        raise EngineError(f"the engine never finished the utterance (gave up after {seconds:g}s)")
+    cause = failure if isinstance(failure, OSError) else failure.__cause__ or failure.__context__
+    if isinstance(cause, OSError):
+        code = cause.errno or errno.EIO
+        raise OSError(code, cause.strerror or os.strerror(code), str(out_path)) from None
+    raise EngineError(f"the engine failed: {failure}") from None
 
 
 def _set_espeak_voice(voice: VoiceSpec) -> None:
