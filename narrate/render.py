@@ -1,6 +1,7 @@
 """Stage: render pieces of text to audio in parallel worker processes, into the cache.
 
-Engines write into a scratch folder of the system's temporary folder, removed when rendering ends;
+Engines write into a scratch folder of the system's temporary folder, removed when rendering ends (or,
+after a SIGKILL, by the next build);
 each verified piece is then copied into the cache atomically. A cache folder that is read-only, full or
 removed during the build stops it with one StorageError naming the folder, not one failure per piece.
 
@@ -206,6 +207,38 @@ class _Worker:
         self.conn.close()
 
 
+SCRATCH_PREFIX = TMP_PREFIX + "render-"  # then the pid of the build that owns it
+
+
+def remove_stale_scratch(folder: Path) -> int:
+    """Remove the scratch folders of builds whose process has ended (killed ones); returns how many."""
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        pid, dash, _ = name[len(SCRATCH_PREFIX):].partition("-")
+        if not (name.startswith(SCRATCH_PREFIX) and dash and pid.isdigit()) or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder / name, ignore_errors=True)
+        removed += 1
+    if removed:
+        log.debug("removed %d scratch folders of builds that were killed", removed)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process `pid` exists (one of another user counts: its folder is not ours to judge)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 def render_jobs(
     jobs: Sequence[RenderJob],
     cache: Cache,
@@ -225,7 +258,9 @@ def render_jobs(
     cache.check_writable()
     timeout = timeout if 0 < timeout <= MAX_TIMEOUT else MAX_TIMEOUT  # nan and inf too: never an endless wait
     # Engines write here; removed with whatever a killed worker left in it, so no temporary file outlives the build.
-    scratch = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + "render-"))
+    # A build killed outright (SIGKILL) cannot remove its own: the next one removes it (its process is gone).
+    remove_stale_scratch(Path(tempfile.gettempdir()))
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
     try:
         if in_process:
             failures = _render_in_process(jobs, cache, targets, on_done, scratch)

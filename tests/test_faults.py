@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from pathlib import Path
 
@@ -192,3 +193,30 @@ def test_audio_gone_from_the_cache_is_one_line_with_the_segment_location_once(
     script = scripts / "001-first.md"
     assert re.fullmatch(rf"error: {re.escape(str(script))}:\d+: rendered audio for this segment is missing from "
                         "the cache", errors[0]), errors[0]
+
+
+def test_a_killed_builds_scratch_folder_is_removed_by_the_next_build(show_dir: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGKILL leaves a build no chance to clean up: the next build removes the folders of ended processes only."""
+    import subprocess
+    import sys
+
+    from narrate.render import SCRATCH_PREFIX
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr("tempfile.tempdir", None)  # tempfile caches the folder; read TMPDIR again
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                           text=True, check=True)
+    dead = temp / f"{SCRATCH_PREFIX}{int(ended.stdout)}-abc"
+    (dead / "sub").mkdir(parents=True)
+    (dead / "sub" / "piece.wav").write_bytes(b"RIFF")
+    running = temp / f"{SCRATCH_PREFIX}{os.getpid()}-def"  # a build still under way (this very process)
+    running.mkdir()
+    other = temp / "someone-elses-file"
+    other.write_text("keep")
+    build(show_dir, _options(tmp_path, in_process=True))
+    assert not dead.exists()
+    assert running.is_dir() and other.read_text() == "keep"
+    assert sorted(p.name for p in temp.iterdir()) == sorted([running.name, other.name]), "its own folder is gone too"
