@@ -268,9 +268,15 @@ def render_jobs(
             failures = _render_in_workers(jobs, cache, targets, workers, timeout, on_done, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if not failures and not all(cache.has(job.key) for job in jobs):
-        # Rendered, then gone: `rm -rf` of the cache raced the workers' writes and left the folder behind.
-        raise cache.removed_error()
+    lost = [job for job in jobs if not cache.has(job.key)] if not failures else []
+    if lost:
+        if cache.gone():
+            raise cache.removed_error()
+        # Rendered, then gone: `rm -rf` of the cache raced the workers' writes and left the folder behind,
+        # or entries were deleted by hand.
+        raise StorageError(f"the cache folder {cache.root} was removed or emptied during the build: {len(lost)} "
+                           f"rendered piece{'s' * (len(lost) != 1)} gone (first: {lost[0].location}); "
+                           "run the build again")
     return failures
 
 
