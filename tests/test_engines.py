@@ -25,12 +25,12 @@ from narrate.model import VoiceSpec
 from narrate.normalize import spoken_text
 from narrate.publish import published_paths
 from narrate.record import RECORD_NAME
-from narrate.script import load_project
+from narrate.script import episode_scripts, load_project
 from tests import fake_engine
 from tests.conftest import write_show
 
 REPO = Path(__file__).resolve().parents[1]
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+SEEDS = REPO / "scripts" / "sources"
 JOE = "en_US-joe-medium"
 HAS_PIPER = find_spec("piper") is not None
 needs_piper = pytest.mark.skipif(not HAS_PIPER, reason="the piper extra is not installed")
@@ -537,7 +537,6 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason=f"no source documents at {SEEDS}")
 @pytest.mark.parametrize(("number", "seed"), [(1, "000_0f2608474ec659c6.txt"), (2, "002_ba32598bad248bec.txt")])
 def test_shipped_document_is_read_verbatim(shipped, number: int, seed: str) -> None:  # noqa: ANN001
     source = _collapse((SEEDS / seed).read_text(encoding="utf-8"))
@@ -546,6 +545,15 @@ def test_shipped_document_is_read_verbatim(shipped, number: int, seed: str) -> N
     assert documents
     missing = [f"{s.location}: {s.text[:60]}" for s in documents if _collapse(s.text) not in source]
     assert not missing, missing
+
+
+def test_source_documents_are_not_scripts() -> None:
+    """scripts/sources/ (with its README.md) sits beside the scripts; only the two episodes are read."""
+    assert (SEEDS / "README.md").is_file()
+    assert [p.name for p in episode_scripts(REPO / "scripts")] == [
+        "001-letter-to-brezhnev-1968.md", "002-politburo-april-1987.md"]
+    assert [Path(e.path).name for e in load_project(REPO / "scripts").episodes] == [
+        "001-letter-to-brezhnev-1968.md", "002-politburo-april-1987.md"]
 
 
 def test_third_party_engine_registers_through_an_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
