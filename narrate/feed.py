@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 from narrate import __version__
 from narrate.model import Show
 from narrate.record import EpisodeRecord
+from narrate.timefmt import clock
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
@@ -91,15 +92,6 @@ def rfc2822(moment: dt.datetime) -> str:
 def parse_rfc2822(text: str) -> dt.datetime:
     """An RFC 2822 date (as in pubDate) as a timezone-aware datetime."""
     return email.utils.parsedate_to_datetime(text)
-
-
-def npt(seconds: float) -> str:
-    """Seconds as zero-padded `HH:MM:SS.mmm`, the Podlove chapter time every parser reads."""
-    ms = max(0, round(seconds * 1000))
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
 
 
 def limit_bytes(text: str, limit: int = MAX_DESCRIPTION_BYTES) -> str:
@@ -291,7 +283,7 @@ def _item(channel: ET.Element, show: Show, item: FeedItem) -> None:
     if record.chapters:
         chapters = _sub(el, _tag("psc", "chapters"), attrs={"version": "1.2"})
         for chapter in sorted(record.chapters, key=lambda c: c.start):
-            _sub(chapters, _tag("psc", "chapter"), attrs={"start": npt(chapter.start), "title": chapter.title})
+            _sub(chapters, _tag("psc", "chapter"), attrs={"start": clock(chapter.start), "title": chapter.title})
     _persons(el, record)
     rights = str((record.document or {}).get("rights") or "").strip()
     if rights:

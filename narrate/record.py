@@ -15,31 +15,13 @@ from typing import Any
 
 from narrate.errors import UserError
 from narrate.fsutil import write_if_changed
+from narrate.model import ChapterTime, Cue  # noqa: F401 - also importable from here, as before
 
 log = logging.getLogger(__name__)
 
 RECORD_NAME = ".narrate-build.json"
 RECORD_VERSION = 1
 GUIDS_NAME = "guids.json"
-
-
-@dataclass(frozen=True)
-class Cue:
-    """A transcript cue: where a piece of text is heard in the episode, in seconds."""
-
-    start: float
-    end: float
-    text: str
-    role: str
-
-
-@dataclass(frozen=True)
-class ChapterTime:
-    """A chapter's title and its span in the episode, in seconds."""
-
-    title: str
-    start: float
-    end: float
 
 
 @dataclass(frozen=True)

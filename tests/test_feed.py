@@ -17,12 +17,12 @@ from narrate.feed import (
     MAX_DESCRIPTION_BYTES,
     FeedItem,
     build_feed,
-    npt,
     parse_rfc2822,
     podcast_guid,
 )
 from narrate.model import Show, VoiceSpec
 from narrate.record import ChapterTime, EpisodeRecord
+from narrate.timefmt import clock
 
 NS = {
     "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
@@ -121,12 +121,6 @@ def test_podcast_guid_matches_the_spec_example() -> None:
     assert podcast_guid("podnews.net/rss//") == "9b024349-ccf0-5f69-a609-6b82873eab3c"
 
 
-def test_npt_is_zero_padded_with_milliseconds() -> None:
-    assert npt(0) == "00:00:00.000"
-    assert npt(95.25) == "00:01:35.250"
-    assert npt(3725.5) == "01:02:05.500"
-
-
 def test_xml_declaration_utf8_and_namespaces(feed: bytes) -> None:
     assert feed.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
     feed.decode("utf-8")
@@ -179,7 +173,7 @@ def test_feedparser_reads_both_episodes(feed: bytes) -> None:
         assert entry.itunes_duration == str(round(record.duration))
         assert entry.summary.startswith(record.summary)
         assert [(c.title, c.start) for c in entry.psc_chapters.chapters] == [
-            (c.title, npt(c.start)) for c in record.chapters]
+            (c.title, clock(c.start)) for c in record.chapters]
 
 
 def test_channel_tags(channel: ET.Element) -> None:
@@ -276,7 +270,7 @@ def test_item_podcast_namespace(channel: ET.Element) -> None:
         psc = item.find("psc:chapters", NS)
         assert psc is not None and psc.get("version") == "1.2"
         assert [(c.get("start"), c.get("title")) for c in psc.findall("psc:chapter", NS)] == [
-            (npt(c.start), c.title) for c in record.chapters]
+            (clock(c.start), c.title) for c in record.chapters]
     items = items_by_guid(channel)
 
     def persons(item: ET.Element) -> list[tuple[str | None, str | None, str | None]]:
