@@ -21,7 +21,8 @@ from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
 from narrate.config import (
-    brief, check_url, display_path, file_kind, parse_pause, parse_show, parse_voice, read_text, report_unknown,
+    DEFAULT_VOICES, brief, check_url, display_path, file_kind, parse_pause, parse_show, parse_voice, read_text,
+    report_unknown,
 )
 from narrate.cover import episode_image_problem
 from narrate.errors import Problems
@@ -455,7 +456,7 @@ def _parse_body(body: str, first_line: int, shown: str, show: Show | None, probl
             else:
                 role, voice = ("document" if quote_depth else "narrator"), None
             if voice is None:
-                voice = show.voice_for(role) if show else VoiceSpec("pyttsx3", "default")
+                voice = show.voice_for(role) if show else DEFAULT_VOICES.get(role, DEFAULT_VOICES["narrator"])
             items.append(Segment(role, text, voice, loc))
         elif token.type in _UNSUPPORTED:
             problems.add(loc, f"{_UNSUPPORTED[token.type]} are not supported in scripts; write paragraphs")

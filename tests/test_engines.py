@@ -181,6 +181,28 @@ def test_say_role_document_uses_the_document_voice(say_show: Path, tmp_path: Pat
     assert _wav_seconds(tmp_path / "slow.wav")[0] > _wav_seconds(tmp_path / "d.wav")[0]
 
 
+def test_say_plans_a_line_as_the_build_does(say_show: Path, tmp_path: Path,
+                                            rendered_voices: list[tuple[str, str, int | None]]) -> None:
+    """Two sentences are two pieces, as in a build, joined with the show's sentence pause."""
+    one = tmp_path / "one.wav"
+    assert _invoke("say", "Husák and Dubček.", "--scripts", str(say_show), "-o", str(one)).exit_code == 0
+    two = tmp_path / "two.wav"
+    result = _invoke("say", "Husák and Dubček. Husák and Dubček.", "--scripts", str(say_show), "-o", str(two))
+    assert result.exit_code == 0, result.output
+    assert [text for _, text, _ in rendered_voices[1:]] == [rendered_voices[0][1]] * 2
+    assert _wav_seconds(two)[0] == pytest.approx(2 * _wav_seconds(one)[0] + 0.35, abs=0.002)
+
+
+def test_say_without_a_show_file_uses_the_default_cast(tmp_path: Path,
+                                                       rendered_voices: list[tuple[str, str, int | None]]) -> None:
+    from narrate.config import DEFAULT_VOICES
+
+    result = _invoke("say", "Hello there.", "--scripts", str(tmp_path / "none"), "-o", str(tmp_path / "x.wav"))
+    assert result.exit_code == 0, result.output
+    narrator = DEFAULT_VOICES["narrator"]
+    assert rendered_voices == [(narrator.voice, "Hello there.", narrator.rate)]
+
+
 def test_say_mp3(say_show: Path, tmp_path: Path) -> None:
     out = tmp_path / "x.mp3"
     result = _invoke("say", LINE, "--scripts", str(say_show), "-o", str(out))
