@@ -5,16 +5,12 @@ dotfiles or dot-folders (narrate's build record and temp files), and serves ``fe
 ``*.json`` with the show's published base URL replaced, byte for byte, by the server's own: the
 escaped base URL is swapped where it occurs and every other byte is the published one.
 
-Multiple ranges: when a Range header asks for more than one satisfiable range, the server
-ignores it and answers 200 with the whole file (RFC 9110 allows ignoring Range; it never sends
-multipart/byteranges). If exactly one of the ranges is satisfiable, that one is answered with 206.
-
 Why the standard library and not werkzeug's ``send_file(conditional=True)``: the preview must run
 with what ``pip install narrate`` installs, and werkzeug would bring a WSGI stack for one command.
 It would also not spare the parts that are ours: the path rules (no dotfile, no symlink out of the
 folder, a range whose numbers have thousands of digits), the Host-dependent feed with its own ETag,
 the 200 (not 416) for several ranges. What is left to hand-write is one range parser and two
-conditional-request checks, each covered by the hostile-request tests in tests/test_serve.py.
+conditional-request checks (narrate/httpfile.py), each covered by the hostile-request tests.
 """
 from __future__ import annotations
 
@@ -39,7 +35,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from narrate import __version__
 from narrate.errors import UserError
-from narrate.feed import ATOM_NS, ENCLOSURE_TYPES
+from narrate.feed import ATOM_NS
+from narrate.httpfile import CONTENT_TYPES, content_type_for  # noqa: F401 - also importable from here
+from narrate.httpfile import UnsatisfiableRange, if_range_holds, not_modified, parse_range
 from narrate.publish import CONTENT_NAME_RE, FEED_NAME
 
 logger = logging.getLogger(__name__)
@@ -47,29 +45,11 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 64 * 1024
 IMMUTABLE = "public, max-age=31536000, immutable"
 
-CONTENT_TYPES: dict[str, str] = {
-    **ENCLOSURE_TYPES,
-    ".xml": "application/rss+xml; charset=utf-8",
-    ".vtt": "text/vtt; charset=utf-8",
-    ".srt": "application/x-subrip; charset=utf-8",
-    ".json": "application/json; charset=utf-8",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".html": "text/html; charset=utf-8",
-}
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 # A Host header we are willing to echo into feed URLs: a name or IPv4 address, or a bracketed
 # IPv6 address, with an optional port. Anything else falls back to the bound address.
 _HOST_RE = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9._~-]+)?\])(?::[0-9]{1,5})?")
-_RANGE_SPEC_RE = re.compile(r"([0-9]*)-([0-9]*)")
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def content_type_for(name: str) -> str:
-    """Return the Content-Type header value for a file name."""
-    return CONTENT_TYPES.get(Path(name).suffix.lower(), DEFAULT_CONTENT_TYPE)
 
 
 # --------------------------------------------------------------------------- base URL replacement
@@ -108,64 +88,6 @@ def rewrite_base_url(data: bytes, filename: str, old_base: str, new_base: str) -
     for old, new in dict(zip(_escaped_forms(old_base, suffix), _escaped_forms(new_base, suffix))).items():
         out = out.replace(old.encode("utf-8"), new.encode("utf-8"))
     return data if out == data else out
-
-
-# --------------------------------------------------------------------------- byte ranges
-
-
-class UnsatisfiableRange(ValueError):
-    """A Range header none of whose ranges overlaps the file (answered with 416)."""
-
-
-def _position(digits: str, size: int) -> int:
-    """A byte position from a Range header; any number beyond the file is size + 1, never parsed in full.
-
-    int() refuses strings of more than 4300 digits, and a client can send 60,000.
-    """
-    digits = digits.lstrip("0") or "0"
-    if len(digits) > len(str(size)):
-        return size + 1
-    return int(digits)
-
-
-def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """Parse a Range header against a size into (first, last) inclusive, or None to send it all.
-
-    None (serve 200 in full) for a malformed header, another unit, or several satisfiable ranges;
-    raises UnsatisfiableRange when no range overlaps the file.
-    """
-    unit, sep, spec = header.partition("=")
-    if not sep or unit.strip().lower() != "bytes":
-        return None
-    satisfiable: list[tuple[int, int]] = []
-    seen_any = False
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        match = _RANGE_SPEC_RE.fullmatch(part)
-        if not match or not (match.group(1) or match.group(2)):
-            return None
-        seen_any = True
-        first_s, last_s = match.groups()
-        if first_s:
-            first = _position(first_s, size)
-            last = _position(last_s, size) if last_s else size - 1
-            if last_s and last < first:
-                return None  # syntactically invalid: the whole header is ignored
-            if first < size:
-                satisfiable.append((first, min(last, size - 1)))
-        else:
-            suffix = _position(last_s, size)
-            if suffix > 0 and size > 0:
-                satisfiable.append((max(size - suffix, 0), size - 1))
-    if not seen_any:
-        return None
-    if not satisfiable:
-        raise UnsatisfiableRange(header)
-    if len(satisfiable) > 1:
-        return None
-    return satisfiable[0]
 
 
 # --------------------------------------------------------------------------- server
@@ -384,7 +306,8 @@ class PreviewHandler(BaseHTTPRequestHandler):
         if resource.vary_host:
             headers["Vary"] = "Host"
 
-        if self._not_modified(resource):
+        # A rewritten file also changes with the feed and the Host; only its ETag is exact.
+        if not_modified(self.headers, resource.etag, resource.mtime, etag_only=resource.vary_host):
             self.send_response(HTTPStatus.NOT_MODIFIED)
             for name, value in headers.items():
                 if name not in ("Content-Type", "Accept-Ranges", "X-Content-Type-Options"):
@@ -395,15 +318,12 @@ class PreviewHandler(BaseHTTPRequestHandler):
         first, last = 0, resource.size - 1
         status = HTTPStatus.OK
         range_header = self.headers.get("Range")
-        if range_header and self._if_range_holds(resource, last_modified):
+        if range_header and if_range_holds(self.headers, resource.etag, last_modified):
             try:
                 parsed = parse_range(range_header, resource.size)
             except UnsatisfiableRange:
-                self._send_status(
-                    HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
-                    send_body,
-                    {"Content-Range": f"bytes */{resource.size}", "Accept-Ranges": "bytes"},
-                )
+                self._send_status(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, send_body,
+                                  {"Content-Range": f"bytes */{resource.size}", "Accept-Ranges": "bytes"})
                 return
             if parsed is not None:
                 first, last = parsed
@@ -418,30 +338,6 @@ class PreviewHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if send_body and length:
             self._send_bytes(resource, first, length)
-
-    def _not_modified(self, resource: _Resource) -> bool:
-        if_none_match = self.headers.get("If-None-Match")
-        if if_none_match is not None:
-            tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-            return "*" in tags or resource.etag in tags
-        if_modified_since = self.headers.get("If-Modified-Since")
-        # A rewritten file also changes with the feed and the Host; only its ETag is exact.
-        if if_modified_since and not resource.vary_host:
-            try:
-                since = email.utils.parsedate_to_datetime(if_modified_since)
-            except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999 overflows
-                return False
-            if since is None or since.tzinfo is None:
-                return False
-            return int(resource.mtime) <= since.timestamp()
-        return False
-
-    def _if_range_holds(self, resource: _Resource, last_modified: str) -> bool:
-        if_range = self.headers.get("If-Range")
-        if if_range is None:
-            return True
-        if_range = if_range.strip()
-        return if_range == resource.etag or if_range == last_modified
 
     def _send_bytes(self, resource: _Resource, first: int, length: int) -> None:
         try:
@@ -463,9 +359,7 @@ class PreviewHandler(BaseHTTPRequestHandler):
             logger.debug("client went away during %s", resource.name)
             self.close_connection = True
 
-    def _send_status(
-        self, status: HTTPStatus, send_body: bool, extra: dict[str, str] | None = None
-    ) -> None:
+    def _send_status(self, status: HTTPStatus, send_body: bool, extra: dict[str, str] | None = None) -> None:
         body = f"{status.value} {status.phrase}\n".encode()
         self.send_response(status)
         for name, value in (extra or {}).items():
@@ -524,13 +418,7 @@ def public_base_url(server: ThreadingHTTPServer) -> str:
     return f"http://{_url_host(address)}:{port}/"
 
 
-def serve(
-    root: Path,
-    host: str,
-    port: int,
-    *,
-    on_ready: Callable[[ThreadingHTTPServer], None] | None = None,
-) -> None:
+def serve(root: Path, host: str, port: int, *, on_ready: Callable[[ThreadingHTTPServer], None] | None = None) -> None:
     """Serve the show folder until KeyboardInterrupt; `on_ready` gets the bound server first."""
     server = make_server(root, host, port)
     try:
@@ -545,29 +433,10 @@ def serve(
         server.server_close()
 
 
-def serve_in_thread(
-    root: Path, host: str = "127.0.0.1", port: int = 0
-) -> tuple[ThreadingHTTPServer, threading.Thread]:
+def serve_in_thread(root: Path, host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, threading.Thread]:
     """Start a preview server in a daemon thread; stop it with shutdown() and server_close()."""
     server = make_server(root, host, port)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="narrate-serve", daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="narrate-serve",
+                              daemon=True)
     thread.start()
     return server, thread
-
-
-__all__ = [
-    "CONTENT_TYPES",
-    "PreviewHandler",
-    "PreviewServer",
-    "content_type_for",
-    "make_server",
-    "parse_range",
-    "UnsatisfiableRange",
-    "public_base_url",
-    "published_base_url",
-    "rewrite_base_url",
-    "serve",
-    "serve_in_thread",
-]
