@@ -20,7 +20,7 @@ from narrate.feed import (
     parse_rfc2822,
     podcast_guid,
 )
-from narrate.model import Show, VoiceSpec
+from narrate.model import DocumentInfo, Show, VoiceSpec
 from narrate.record import ChapterTime, EpisodeRecord
 from narrate.timefmt import clock
 
@@ -65,9 +65,9 @@ RECORD_1 = EpisodeRecord(
     audio_key="a1", tag_key="t1",
     chapters=(ChapterTime("Úvod & <intro>", 0.0, 95.25), ChapterTime("Dubček’s “Never”", 95.25, 1234.6)),
     cues=(),
-    document={"title": "Speech & <notes>", "authors": ["Alexander Dubček"], "date": "1968-04-01",
-              "translator": "Jan Novák", "source": "Rudé právo", "url": "https://example.org/doc?a=1&b=2",
-              "rights": "Public domain"},
+    document=DocumentInfo(title="Speech & <notes>", authors=("Alexander Dubček",), date="1968-04-01",
+                          translator="Jan Novák", source="Rudé právo", url="https://example.org/doc?a=1&b=2",
+                          rights="Public domain"),
     voices=("pyttsx3 gmw/en-us", "pyttsx3 zlw/cs"),
 )
 RECORD_2 = EpisodeRecord(
@@ -76,8 +76,8 @@ RECORD_2 = EpisodeRecord(
     audio_key="a2", tag_key="t2",
     chapters=(ChapterTime("Intro", 0.0, 3725.5), ChapterTime("Part “2” & <end>", 3725.5, 3800.5)),
     cues=(),
-    document={"title": "Akční program KSČ", "authors": ["Zdeněk Mlynář", "Alexander Dubček"], "date": "1968-04-05",
-              "source": "Archive", "url": "", "rights": ""},
+    document=DocumentInfo(title="Akční program KSČ", authors=("Zdeněk Mlynář", "Alexander Dubček"),
+                          date="1968-04-05", source="Archive"),
     voices=("pyttsx3 gmw/en-us",),
     image="002-programme.jpg",
     link="https://example.org/episodes/2",
@@ -235,8 +235,8 @@ def test_item_tags(channel: ET.Element) -> None:
         assert item.findtext("podcast:episode", namespaces=NS) == str(record.number)
         description = item.findtext("description") or ""
         assert description.startswith(record.summary + "\n\n")
-        assert record.document["title"] in description and record.document["date"] in description
-        assert record.document["source"] in description
+        assert record.document.title in description and record.document.date in description
+        assert record.document.source in description
     items = items_by_guid(channel)
     assert items[GUID_1].find("itunes:image", NS) is None
     assert items[GUID_2].find("itunes:image", NS).get("href") == BASE + RECORD_2.image  # type: ignore[union-attr]
@@ -365,6 +365,6 @@ def test_citation_ending_in_a_full_stop_gets_no_second_one() -> None:
 
     from narrate.feed import item_description
 
-    record = replace(RECORD_2, document={**RECORD_2.document, "source": "Published by CEU Press (2010)."})
+    record = replace(RECORD_2, document=replace(RECORD_2.document, source="Published by CEU Press (2010)."))
     text = item_description(record)
     assert text.endswith("(2010).") and ".." not in text
