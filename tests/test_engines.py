@@ -27,7 +27,7 @@ from narrate.publish import published_paths
 from narrate.record import RECORD_NAME
 from narrate.script import episode_scripts, load_project
 from tests import fake_engine
-from tests.conftest import write_show
+from tests.conftest import show_yaml, write_show
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "scripts" / "sources"
@@ -116,18 +116,9 @@ def test_voices_of_unknown_engine() -> None:
 
 # -- narrate say ---------------------------------------------------------------------------------------
 
-SAY_SHOW = """\
-title: Say Show
-author: Test Author
-description: A show for narrate say.
-language: en
-base_url: https://example.org/say/
-voices:
-  narrator: {engine: pyttsx3, voice: gmw/en-us, rate: 165}
-  document: {engine: pyttsx3, voice: gmw/en, rate: 155}
-lexicon:
-  Husák: Hoo-sahk
-"""
+SAY_SHOW = show_yaml("Say Show", slug="say", description="A show for narrate say.", audio="",
+                     voices={"narrator": ("pyttsx3", "gmw/en-us", 165), "document": ("pyttsx3", "gmw/en", 155)},
+                     extra="lexicon:\n  Husák: Hoo-sahk\n")
 LINE = "Husák and Dubček."
 
 
@@ -283,20 +274,8 @@ def test_pyttsx3_rate_and_pitch_do_not_depend_on_the_previous_render(tmp_path: P
 
 # -- a show mixing three engines at three sample rates ---------------------------------------------------
 
-MIXED_SHOW = f"""\
-title: Mixed Show
-author: Test Author
-description: Three engines in one episode.
-language: en
-base_url: https://example.org/mixed/
-voices:
-  narrator: {{engine: piper, voice: {JOE}, rate: 170}}
-  document: {{engine: pyttsx3, voice: gmw/en, rate: 165}}
-  note: {{engine: fake, voice: low, rate: 175}}
-audio:
-  bitrate: 64k
-  pauses: {{sentence: 0.2, clause: 0.1, segment: 0.3, chapter: 0.5, document: 0.4}}
-"""
+MIXED_SHOW = show_yaml("Mixed Show", slug="mixed", description="Three engines in one episode.", voices={
+    "narrator": ("piper", JOE, 170), "document": ("pyttsx3", "gmw/en", 165), "note": ("fake", "low", 175)})
 
 MIXED_EPISODE = """\
 ---
@@ -350,19 +329,8 @@ def test_mixed_engine_episode(tmp_path: Path) -> None:
 
 # -- a lexicon edit re-renders only what it changes ------------------------------------------------------
 
-LEXICON_SHOW = """\
-title: Lexicon Show
-author: Test Author
-description: A lexicon edit.
-language: en
-base_url: https://example.org/lex/
-voices:
-  narrator: {engine: fake, voice: low, rate: 175}
-  document: {engine: fake, voice: high, rate: 175}
-lexicon:
-  Husák: Hoo-sahk
-  Dubček: Doob-chek
-"""
+LEXICON_SHOW = show_yaml("Lexicon Show", slug="lex", description="A lexicon edit.", audio="",
+                         extra="lexicon:\n  Husák: Hoo-sahk\n  Dubček: Doob-chek\n")
 
 LEXICON_EPISODE = """\
 ---
@@ -404,16 +372,8 @@ def test_lexicon_edit_rerenders_only_the_pieces_with_that_word(tmp_path: Path) -
 
 # -- engine and voice problems through narrate check ------------------------------------------------------
 
-PIPER_SHOW = """\
-title: Piper Show
-author: Test Author
-description: A show with a Piper narrator.
-language: en
-base_url: https://example.org/piper/
-voices:
-  narrator: {engine: piper, voice: VOICE}
-  document: {engine: fake, voice: high}
-"""
+PIPER_SHOW = show_yaml("Piper Show", slug="piper", description="A show with a Piper narrator.", audio="",
+                       voices={"narrator": ("piper", "VOICE", None), "document": ("fake", "high", None)})
 
 SIMPLE_EPISODE = """\
 ---

@@ -18,23 +18,12 @@ from mutagen.id3 import ID3
 
 from narrate.published import check_published
 from narrate.record import RECORD_NAME
-from tests.conftest import SHOW_YAML, write_show
+from tests.conftest import PYTTSX3_CAST, show_yaml, write_show
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 
-SHOW = """\
-title: Kill Test Show
-author: Test Author
-description: A show that gets killed.
-language: en
-category: History
-explicit: false
-base_url: https://example.org/kill/
-voices:
-  narrator: {engine: pyttsx3, voice: gmw/en-us, rate: 175}
-  document: {engine: pyttsx3, voice: gmw/en, rate: 175}
-"""
+SHOW = show_yaml("Kill Test Show", slug="kill", description="A show that gets killed.", voices=PYTTSX3_CAST, audio="")
 
 
 def _script(number: int, variant: int) -> str:
@@ -118,8 +107,7 @@ def test_sigkill_at_several_points(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------------------------
 # Killed at every stage: render, assemble/encode, tagging, publishing, with SIGINT, SIGTERM and SIGKILL.
 
-FAKE_SHOW = SHOW_YAML.replace("Test Show & Friends", "Kill Stage Show").replace(
-    "https://example.org/show/", "https://example.org/stages/")
+FAKE_SHOW = show_yaml("Kill Stage Show", slug="stages")
 # The fake engine is registered in the build's own process; its render workers import it by name.
 LAUNCH = ("import sys; from narrate.engines import register_engine; "
           "register_engine('fake', 'tests.fake_engine:FakeEngine'); "
