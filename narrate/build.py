@@ -386,7 +386,7 @@ def _record_for(plan: EpisodePlan, show: Show, file: str, size: int, duration: f
         number=episode.number, slug=episode.slug, script=episode.path, title=episode.title,
         summary=episode.summary, release_date=episode.release_date.isoformat(), episode_type=episode.episode_type,
         file=file, size=size, duration=round(duration, 3), audio_key=plan.audio_key, tag_key=tag,
-        chapters=chapters, cues=cues, document={**episode.document.__dict__, "authors": list(episode.document.authors)},
+        chapters=chapters, cues=cues, document=episode.document,
         voices=voices, image=episode.image or "", link=episode.link,
     )
 

@@ -199,7 +199,7 @@ def voices(engine_name: str | None, language: str | None) -> None:
 def say(text: str, role: str | None, engine_name: str | None, voice: str | None, rate: int | None,
         scripts_dir: Path, output: Path) -> None:
     """Render one line TEXT with the show's settings and lexicon, to check a voice or a pronunciation."""
-    from narrate.check import say_line
+    from narrate.say import say_line
     from narrate.engines import EngineError
 
     if not any(ch.isalnum() for ch in text):

@@ -20,11 +20,10 @@ from narrate.model import ROLES, AudioSettings, Location, RenderSettings, Show, 
 from narrate.yamlfile import CONTROL, LineDict, YamlSyntaxError, control_problems, line_of, load_yaml
 
 SHOW_FILES = ("show.yaml", "show.yml")
-DEFAULT_VOICES = {
-    "narrator": VoiceSpec("pyttsx3", "gmw/en-us", 165),
-    "document": VoiceSpec("pyttsx3", "gmw/en", 155),
-    "note": VoiceSpec("pyttsx3", "gmw/en-us", 170),
-}
+_NARRATOR = VoiceSpec("pyttsx3", "gmw/en-us", 165)
+#: The one default cast: a show file's voices start from it, and so do `narrate say` and a script
+#: read without a usable show file. Notes are the narrator speaking about the document: same voice.
+DEFAULT_VOICES = {"narrator": _NARRATOR, "document": VoiceSpec("pyttsx3", "gmw/en", 155), "note": _NARRATOR}
 SHOW_KEYS = (
     "title", "author", "description", "language", "category", "subcategory", "explicit", "base_url", "link",
     "copyright", "owner", "type", "cover", "voices", "audio", "render", "lexicon", "locked",

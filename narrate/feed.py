@@ -13,12 +13,12 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin
 
 from narrate import __version__
-from narrate.model import Show
+from narrate.model import DocumentInfo, Show
 from narrate.record import EpisodeRecord
+from narrate.timefmt import clock
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
@@ -93,15 +93,6 @@ def parse_rfc2822(text: str) -> dt.datetime:
     return email.utils.parsedate_to_datetime(text)
 
 
-def npt(seconds: float) -> str:
-    """Seconds as zero-padded `HH:MM:SS.mmm`, the Podlove chapter time every parser reads."""
-    ms = max(0, round(seconds * 1000))
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
-
-
 def limit_bytes(text: str, limit: int = MAX_DESCRIPTION_BYTES) -> str:
     """`text` cut to at most `limit` UTF-8 bytes at a character boundary, marked with an ellipsis when cut."""
     data = text.encode("utf-8")
@@ -135,25 +126,17 @@ def _absolute(base_url: str, url: str) -> str:
     return urljoin(base_url, url) if url else url
 
 
-def _authors(document: dict[str, Any]) -> list[str]:
-    authors = document.get("authors") or []
-    if isinstance(authors, str):
-        authors = [authors]
-    return [a for a in (str(x).strip() for x in authors) if a]
-
-
-def _citation_parts(document: dict[str, Any]) -> list[str]:
+def _citation_parts(document: DocumentInfo) -> list[str]:
     """The document's author(s), date and source, each a short phrase."""
     parts: list[str] = []
-    authors = _authors(document)
-    if authors:
-        parts.append(", ".join(authors))
-    if document.get("date"):
-        parts.append(str(document["date"]))
-    if document.get("translator"):
-        parts.append(f"translated by {document['translator']}")
-    if document.get("source"):
-        parts.append(str(document["source"]))
+    if document.authors:
+        parts.append(", ".join(document.authors))
+    if document.date:
+        parts.append(document.date)
+    if document.translator:
+        parts.append(f"translated by {document.translator}")
+    if document.source:
+        parts.append(document.source)
     return parts
 
 
@@ -164,9 +147,9 @@ def _sentence(text: str) -> str:
 
 def item_description(record: EpisodeRecord) -> str:
     """The plain-text item description: the summary, then a line naming the narrated document."""
-    document = record.document or {}
+    document = record.document
     lines = [record.summary.strip()] if record.summary.strip() else []
-    title = str(document.get("title") or "").strip()
+    title = document.title.strip()
     parts = _citation_parts(document)
     if title or parts:
         lines.append(_sentence("Document: " + "; ".join(([f"“{title}”"] if title else []) + parts)))
@@ -201,16 +184,16 @@ def item_html(record: EpisodeRecord, base_url: str) -> str:
 
 
 def _item_html(record: EpisodeRecord, base_url: str, summary: str) -> str:
-    document = record.document or {}
+    document = record.document
     paragraphs: list[ET.Element] = []
     if summary:
         p = ET.Element("p")
         p.text = clean_text(summary)
         paragraphs.append(p)
-    title = str(document.get("title") or "").strip()
+    title = document.title.strip()
     parts = _citation_parts(document)
-    rights = str(document.get("rights") or "").strip()
-    url = _absolute(base_url, str(document.get("url") or "").strip())
+    rights = document.rights.strip()
+    url = _absolute(base_url, document.url.strip())
     if title or parts or rights:
         p = ET.Element("p")
         p.text = "Document: "
@@ -241,7 +224,7 @@ def _sorted_newest_first(items: Sequence[FeedItem]) -> list[FeedItem]:
 
 
 def _persons(item_el: ET.Element, record: EpisodeRecord) -> None:
-    document = record.document or {}
+    document = record.document
     seen: set[tuple[str, str, str]] = set()
 
     def person(name: str, group_role: tuple[str, str]) -> None:
@@ -250,9 +233,9 @@ def _persons(item_el: ET.Element, record: EpisodeRecord) -> None:
             seen.add(key)
             _sub(item_el, _tag("podcast", "person"), name, {"group": group_role[0], "role": group_role[1]})
 
-    for author in _authors(document):
+    for author in document.authors:
         person(author, PERSON_AUTHOR)
-    person(str(document.get("translator") or "").strip(), PERSON_TRANSLATOR)
+    person(document.translator.strip(), PERSON_TRANSLATOR)
     # The voices are synthetic; the taxonomy's Cast/Narrator describes exactly what they do, so credit
     # each voice (e.g. "pyttsx3 gmw/en-us") as the narrator rather than inventing a host.
     for voice in record.voices:
@@ -291,9 +274,9 @@ def _item(channel: ET.Element, show: Show, item: FeedItem) -> None:
     if record.chapters:
         chapters = _sub(el, _tag("psc", "chapters"), attrs={"version": "1.2"})
         for chapter in sorted(record.chapters, key=lambda c: c.start):
-            _sub(chapters, _tag("psc", "chapter"), attrs={"start": npt(chapter.start), "title": chapter.title})
+            _sub(chapters, _tag("psc", "chapter"), attrs={"start": clock(chapter.start), "title": chapter.title})
     _persons(el, record)
-    rights = str((record.document or {}).get("rights") or "").strip()
+    rights = record.document.rights.strip()
     if rights:
         _sub(el, _tag("podcast", "license"), rights)
 

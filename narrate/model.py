@@ -1,4 +1,4 @@
-"""Frozen dataclasses passed between narrate's stages: show, episode, chapter, segment."""
+"""Frozen dataclasses passed between narrate's stages: show, episode, chapter, segment, timings, artwork."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROLES = ("narrator", "document", "note")
+#: How transcripts name each role's speaker; another role is named after itself ("field_note" -> "Field note").
+SPEAKER_LABELS = {"narrator": "Narrator", "document": "Document", "note": "Editor's note"}
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,33 @@ class Episode:
     @property
     def segments(self) -> tuple[Segment, ...]:
         return tuple(s for c in self.chapters for s in c.segments)
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A transcript cue: where a piece of text is heard in the episode, in seconds."""
+
+    start: float
+    end: float
+    text: str
+    role: str
+
+
+@dataclass(frozen=True)
+class ChapterTime:
+    """A chapter's title and its span in the episode, in seconds."""
+
+    title: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Artwork:
+    """Cover image bytes and their MIME type."""
+
+    data: bytes
+    mime: str
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,12 @@ from narrate.feed import FeedItem, build_feed
 from narrate.fsutil import HASH_DIGITS, content_digest, content_name, previous_version, write_if_changed
 from narrate.model import Show
 from narrate.record import EpisodeRecord, GuidRegistry
-from narrate.tags import Artwork
+from narrate.model import Artwork
 from narrate.transcript import chapters_json, srt, webvtt
 
 log = logging.getLogger(__name__)
 
 FEED_NAME = "feed.xml"
-LABELS = {"narrator": "Narrator", "document": "Document", "note": "Editor's note"}
 #: What follows an episode's slug in the names of its files (before the content hash goes in).
 SUFFIXES = {"chapters": ".chapters.json", "vtt": ".vtt", "srt": ".srt"}
 EPISODE_SUFFIXES = (".mp3", *SUFFIXES.values())
@@ -141,8 +140,8 @@ def publish(show: Show, records: Mapping[str, EpisodeRecord], guids: GuidRegistr
         base = sidecar_names(slug)
         names = {
             "chapters": put(base["chapters"], chapters_json(record.chapters, title=record.title).encode()),
-            "vtt": put(base["vtt"], webvtt(record.cues, LABELS).encode()),
-            "srt": put(base["srt"], srt(record.cues, LABELS).encode()),
+            "vtt": put(base["vtt"], webvtt(record.cues).encode()),
+            "srt": put(base["srt"], srt(record.cues).encode()),
         }
         art = episode_art.get(slug)
         if art:

@@ -9,37 +9,20 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from narrate.errors import UserError
 from narrate.fsutil import write_if_changed
+from narrate.model import ChapterTime, Cue, DocumentInfo  # ChapterTime and Cue: also importable from here
 
 log = logging.getLogger(__name__)
 
 RECORD_NAME = ".narrate-build.json"
 RECORD_VERSION = 1
 GUIDS_NAME = "guids.json"
-
-
-@dataclass(frozen=True)
-class Cue:
-    """A transcript cue: where a piece of text is heard in the episode, in seconds."""
-
-    start: float
-    end: float
-    text: str
-    role: str
-
-
-@dataclass(frozen=True)
-class ChapterTime:
-    """A chapter's title and its span in the episode, in seconds."""
-
-    title: str
-    start: float
-    end: float
 
 
 @dataclass(frozen=True)
@@ -60,7 +43,7 @@ class EpisodeRecord:
     tag_key: str
     chapters: tuple[ChapterTime, ...]
     cues: tuple[Cue, ...]
-    document: dict[str, Any] = field(default_factory=dict)
+    document: DocumentInfo = field(default_factory=DocumentInfo)
     voices: tuple[str, ...] = ()
     image: str = ""
     link: str = ""
@@ -69,14 +52,32 @@ class EpisodeRecord:
     #: The published (content-named) chapters, vtt, srt and art files, by kind.
     sidecars: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.document, DocumentInfo):  # a mapping, as the record's JSON holds it
+            object.__setattr__(self, "document", document_info(self.document))
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EpisodeRecord:
         values = dict(data)
+        values["document"] = document_info(data.get("document") or {})
         values["chapters"] = tuple(ChapterTime(**c) for c in data["chapters"])
         values["cues"] = tuple(Cue(**c) for c in data["cues"])
         values["voices"] = tuple(data.get("voices", ()))
         values["sidecars"] = {str(k): str(v) for k, v in dict(data.get("sidecars", {})).items()}
         return cls(**values)
+
+
+def document_info(data: Mapping[str, Any] | DocumentInfo) -> DocumentInfo:
+    """The document's metadata from the build record's JSON (`authors` a list, or one name); unknown keys ignored."""
+    if isinstance(data, DocumentInfo):
+        return data
+    if not isinstance(data, Mapping):
+        raise TypeError(f"document must be a mapping, not {type(data).__name__}")
+    authors = data.get("authors") or ()
+    if isinstance(authors, str):
+        authors = (authors,)
+    texts = {f.name: str(data.get(f.name) or "") for f in fields(DocumentInfo) if f.name != "authors"}
+    return DocumentInfo(authors=tuple(a for a in (str(x).strip() for x in authors) if a), **texts)
 
 
 def load_record(output: Path) -> dict[str, EpisodeRecord]:

@@ -1,7 +1,6 @@
 """Stage: write metadata and chapters into a finished MP3 with mutagen (ID3v2.3, CHAP + CTOC)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,17 +12,7 @@ from mutagen.id3 import (
 from mutagen.id3._tags import save_frame
 
 
-from narrate.model import Episode, Show
-from narrate.record import ChapterTime
-
-
-@dataclass(frozen=True)
-class Artwork:
-    """Cover image bytes and their MIME type."""
-
-    data: bytes
-    mime: str
-
+from narrate.model import Artwork, ChapterTime, Episode, Show  # Artwork is also importable from here, as before
 
 MAX_CHAPTERS = 255  # the CTOC frame counts its entries in one byte
 

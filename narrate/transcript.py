@@ -8,10 +8,10 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
-from narrate.record import ChapterTime, Cue
+from narrate.model import SPEAKER_LABELS, ChapterTime, Cue
+from narrate.timefmt import ms_clock, parse_clock, to_ms
 
 LINE_WIDTH = 42  # the usual caption line limit (BBC, Netflix style guides): two such lines per cue
-DEFAULT_LABELS = {"narrator": "Narrator", "document": "Document", "note": "Editor's note"}
 CHAPTERS_VERSION = "1.2.0"
 
 _TIMING = re.compile(
@@ -19,23 +19,6 @@ _TIMING = re.compile(
 _TAG = re.compile(r"<[^>]*>")
 # SubRip has only these few tags; anything else in angle brackets is text a player shows as written.
 _SRT_TAG = re.compile(r"</?(?:b|i|u|s|font)(?:\s[^>]*)?>", re.IGNORECASE)
-
-
-def _ms(seconds: float) -> int:
-    # Rounding to whole milliseconds first keeps the printed time and its ordering checks consistent.
-    return max(0, round(seconds * 1000))
-
-
-def _clock(ms: int, separator: str) -> str:
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{millis:03d}"
-
-
-def psc_time(seconds: float) -> str:
-    """`HH:MM:SS.mmm`, zero-padded, as Podlove Simple Chapters wants."""
-    return _clock(_ms(seconds), ".")
 
 
 def wrap_caption(text: str, width: int = LINE_WIDTH) -> list[str]:
@@ -70,16 +53,16 @@ def wrap_caption(text: str, width: int = LINE_WIDTH) -> list[str]:
 
 def _timed(cues: Sequence[Cue]) -> Iterator[tuple[int, int, Cue]]:
     """Cues in time order with whole-millisecond times, end after start; cues without text are left out."""
-    ordered = sorted(enumerate(cues), key=lambda pair: (_ms(pair[1].start), _ms(pair[1].end), pair[0]))
+    ordered = sorted(enumerate(cues), key=lambda pair: (to_ms(pair[1].start), to_ms(pair[1].end), pair[0]))
     for _, cue in ordered:
         if not cue.text.split():
             continue  # an empty cue would end an SRT block early and shows nothing anyway
-        start = _ms(cue.start)
-        yield start, max(_ms(cue.end), start + 1), cue
+        start = to_ms(cue.start)
+        yield start, max(to_ms(cue.end), start + 1), cue
 
 
 def _label(role: str, labels: Mapping[str, str] | None) -> str:
-    merged = {**DEFAULT_LABELS, **(labels or {})}
+    merged = {**SPEAKER_LABELS, **(labels or {})}
     return merged.get(role) or role.replace("_", " ").capitalize()
 
 
@@ -94,7 +77,7 @@ def webvtt(cues: Sequence[Cue], labels: Mapping[str, str] | None = None) -> str:
         lines = [_vtt_escape(line) for line in wrap_caption(cue.text)]
         # The voice annotation ends at the first ">", so the label is escaped like the text.
         lines[0] = f"<v {_vtt_escape(_label(cue.role, labels))}>{lines[0]}"
-        blocks.append("\n".join([str(number), f"{_clock(start, '.')} --> {_clock(end, '.')}", *lines]))
+        blocks.append("\n".join([str(number), f"{ms_clock(start, '.')} --> {ms_clock(end, '.')}", *lines]))
     return "\n\n".join(blocks) + "\n"
 
 
@@ -108,27 +91,28 @@ def srt(cues: Sequence[Cue], labels: Mapping[str, str] | None = None) -> str:
         if label != speaker:
             text = f"{label}: {text}"
             speaker = label
-        blocks.append("\n".join([str(number), f"{_clock(start, ',')} --> {_clock(end, ',')}", *wrap_caption(text)]))
+        timing = f"{ms_clock(start, ',')} --> {ms_clock(end, ',')}"
+        blocks.append("\n".join([str(number), timing, *wrap_caption(text)]))
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
 def _seconds_json(seconds: float) -> int | float:
-    value = _ms(seconds) / 1000
+    value = to_ms(seconds) / 1000
     # Whole seconds print as integers ("startTime": 0), as in the specification's examples.
     return int(value) if value.is_integer() else value
 
 
 def chapters_json(chapters: Sequence[ChapterTime], *, title: str = "", url: str | None = None) -> str:
     """Podcasting 2.0 JSON chapters (version 1.2.0): ascending, the first starting at 0; `url` goes on each chapter."""
-    ordered = sorted(chapters, key=lambda c: _ms(c.start))
+    ordered = sorted(chapters, key=lambda c: to_ms(c.start))
     entries: list[dict[str, object]] = []
     for index, chapter in enumerate(ordered):
         # Apps show nothing before the first chapter, so it starts the episode even after an intro.
-        start = 0 if index == 0 else _ms(chapter.start)
+        start = 0 if index == 0 else to_ms(chapter.start)
         entry: dict[str, object] = {"startTime": _seconds_json(start / 1000), "title": chapter.title}
         if url:
             entry["url"] = url
-        if _ms(chapter.end) > start:
+        if to_ms(chapter.end) > start:
             entry["endTime"] = _seconds_json(chapter.end)
         entries.append(entry)
     data: dict[str, object] = {"version": CHAPTERS_VERSION}
@@ -136,14 +120,6 @@ def chapters_json(chapters: Sequence[ChapterTime], *, title: str = "", url: str 
         data["title"] = title
     data["chapters"] = entries
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-
-
-def _parse_clock(value: str) -> float:
-    parts = value.replace(",", ".").split(":")
-    seconds = float(parts[-1])
-    minutes = int(parts[-2])
-    hours = int(parts[-3]) if len(parts) == 3 else 0
-    return hours * 3600 + minutes * 60 + seconds
 
 
 def _blocks(text: str) -> list[list[str]]:
@@ -157,7 +133,7 @@ def _timed_blocks(text: str) -> list[tuple[float, float, list[str]]]:
         for index, line in enumerate(lines):
             match = _TIMING.match(line)
             if match:
-                found.append((_parse_clock(match[1]), _parse_clock(match[2]), lines[index + 1:]))
+                found.append((parse_clock(match[1]), parse_clock(match[2]), lines[index + 1:]))
                 break
     return found
 

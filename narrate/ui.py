@@ -8,17 +8,10 @@ from rich.table import Table
 from narrate.build import BuildReport
 from narrate.build import Progress as ProgressBase
 from narrate.check import EpisodeSummary
+from narrate.timefmt import duration
 
 console = Console(stderr=True)
 out = Console()
-
-
-def duration(seconds: float) -> str:
-    """`1:02:03` or `2:03` style."""
-    seconds = round(seconds)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class BarProgress(ProgressBase):

@@ -1,10 +1,11 @@
 """Shared fixtures: a small show folder written per test, and the fake engine registered."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -14,21 +15,33 @@ from tests import fake_engine
 
 register_engine("fake", "tests.fake_engine:FakeEngine")
 
-SHOW_YAML = """\
-title: "Test Show & Friends"
-author: Test Author
-description: A show for tests.
-language: en
-category: History
-explicit: false
-base_url: https://example.org/show/
-voices:
-  narrator: {engine: fake, voice: low, rate: 175}
-  document: {engine: fake, voice: high, rate: 175}
+#: role -> (engine, voice, rate or None)
+Cast = Mapping[str, "tuple[str, str, int | None]"]
+FAKE_CAST: Cast = {"narrator": ("fake", "low", 175), "document": ("fake", "high", 175)}
+PYTTSX3_CAST: Cast = {"narrator": ("pyttsx3", "gmw/en-us", 175), "document": ("pyttsx3", "gmw/en", 175)}
+#: Short pauses and a low bitrate: quick builds.
+QUICK_AUDIO = """\
 audio:
   bitrate: 64k
   pauses: {sentence: 0.2, clause: 0.1, segment: 0.3, chapter: 0.5, document: 0.4}
 """
+
+
+def show_yaml(title: str = "Test Show & Friends", *, slug: str = "show", description: str = "A show for tests.",
+              voices: Cast = FAKE_CAST, audio: str = QUICK_AUDIO, extra: str = "") -> str:
+    """The test show's show file; every test show is this one with a few values changed.
+
+    `slug` names the show's base URL (`https://example.org/<slug>/`); `extra` is appended YAML (a lexicon).
+    """
+    lines = [f"title: {json.dumps(title, ensure_ascii=False)}", "author: Test Author", f"description: {description}",
+             "language: en", "category: History", "explicit: false", f"base_url: https://example.org/{slug}/",
+             "voices:"]
+    for role, (engine, voice, rate) in voices.items():
+        lines.append(f"  {role}: {{engine: {engine}, voice: {voice}" + (f", rate: {rate}}}" if rate else "}"))
+    return "\n".join(lines) + "\n" + audio + extra
+
+
+SHOW_YAML = show_yaml()
 
 EPISODE_ONE = """\
 ---

@@ -32,6 +32,18 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert _setup_commands()[1] in ci.splitlines()
 
 
+def _documented(option: str) -> bool:
+    """An option appears in the README as a whole token: `-v` inside `--version` does not count."""
+    return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", README) is not None
+
+
+def test_options_are_matched_as_whole_tokens() -> None:
+    assert "--version" in README
+    # Each of these appears only inside a longer option of the README.
+    assert not any(_documented(part) for part in ("--vers", "--verb", "-verbose", "-quiet", "-dry"))
+    assert _documented("--version") and _documented("-v") and _documented("--dry-run")
+
+
 def _commands() -> list[tuple[str, click.Command]]:
     return sorted(main.commands.items())
 
@@ -41,13 +53,13 @@ def test_every_command_and_option_is_documented(name: str, command: click.Comman
     assert f"narrate {name}" in README
     for param in command.params:
         if isinstance(param, click.Option):
-            assert any(opt in README for opt in param.opts), f"{name}: option {param.opts} not in README"
+            assert any(_documented(opt) for opt in param.opts), f"{name}: option {param.opts} not in README"
 
 
 def test_global_options_are_documented() -> None:
     for param in main.params:
         if isinstance(param, click.Option):
-            assert any(opt in README for opt in param.opts), param.opts
+            assert any(_documented(opt) for opt in param.opts), param.opts
 
 
 @pytest.mark.parametrize("key", SHOW_KEYS + tuple(f"audio.{k}" for k in AUDIO_KEYS if k != "pauses"))

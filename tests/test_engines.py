@@ -26,12 +26,12 @@ from narrate.model import VoiceSpec
 from narrate.normalize import spoken_text
 from narrate.publish import published_paths
 from narrate.record import RECORD_NAME
-from narrate.script import load_project
+from narrate.script import episode_scripts, load_project
 from tests import fake_engine
-from tests.conftest import write_show
+from tests.conftest import show_yaml, write_show
 
 REPO = Path(__file__).resolve().parents[1]
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+SEEDS = REPO / "scripts" / "sources"
 JOE = "en_US-joe-medium"
 HAS_PIPER = find_spec("piper") is not None
 needs_piper = pytest.mark.skipif(not HAS_PIPER, reason="the piper extra is not installed")
@@ -117,18 +117,9 @@ def test_voices_of_unknown_engine() -> None:
 
 # -- narrate say ---------------------------------------------------------------------------------------
 
-SAY_SHOW = """\
-title: Say Show
-author: Test Author
-description: A show for narrate say.
-language: en
-base_url: https://example.org/say/
-voices:
-  narrator: {engine: pyttsx3, voice: gmw/en-us, rate: 165}
-  document: {engine: pyttsx3, voice: gmw/en, rate: 155}
-lexicon:
-  Husák: Hoo-sahk
-"""
+SAY_SHOW = show_yaml("Say Show", slug="say", description="A show for narrate say.", audio="",
+                     voices={"narrator": ("pyttsx3", "gmw/en-us", 165), "document": ("pyttsx3", "gmw/en", 155)},
+                     extra="lexicon:\n  Husák: Hoo-sahk\n")
 LINE = "Husák and Dubček."
 
 
@@ -180,6 +171,28 @@ def test_say_role_document_uses_the_document_voice(say_show: Path, tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert rendered_voices[-1][0] == "gmw/en" and rendered_voices[-1][2] == 120
     assert _wav_seconds(tmp_path / "slow.wav")[0] > _wav_seconds(tmp_path / "d.wav")[0]
+
+
+def test_say_plans_a_line_as_the_build_does(say_show: Path, tmp_path: Path,
+                                            rendered_voices: list[tuple[str, str, int | None]]) -> None:
+    """Two sentences are two pieces, as in a build, joined with the show's sentence pause."""
+    one = tmp_path / "one.wav"
+    assert _invoke("say", "Husák and Dubček.", "--scripts", str(say_show), "-o", str(one)).exit_code == 0
+    two = tmp_path / "two.wav"
+    result = _invoke("say", "Husák and Dubček. Husák and Dubček.", "--scripts", str(say_show), "-o", str(two))
+    assert result.exit_code == 0, result.output
+    assert [text for _, text, _ in rendered_voices[1:]] == [rendered_voices[0][1]] * 2
+    assert _wav_seconds(two)[0] == pytest.approx(2 * _wav_seconds(one)[0] + 0.35, abs=0.002)
+
+
+def test_say_without_a_show_file_uses_the_default_cast(tmp_path: Path,
+                                                       rendered_voices: list[tuple[str, str, int | None]]) -> None:
+    from narrate.config import DEFAULT_VOICES
+
+    result = _invoke("say", "Hello there.", "--scripts", str(tmp_path / "none"), "-o", str(tmp_path / "x.wav"))
+    assert result.exit_code == 0, result.output
+    narrator = DEFAULT_VOICES["narrator"]
+    assert rendered_voices == [(narrator.voice, "Hello there.", narrator.rate)]
 
 
 def test_say_mp3(say_show: Path, tmp_path: Path) -> None:
@@ -283,20 +296,8 @@ def test_pyttsx3_gives_up_an_utterance_that_never_finishes(tmp_path: Path, monke
 
 # -- a show mixing three engines at three sample rates ---------------------------------------------------
 
-MIXED_SHOW = f"""\
-title: Mixed Show
-author: Test Author
-description: Three engines in one episode.
-language: en
-base_url: https://example.org/mixed/
-voices:
-  narrator: {{engine: piper, voice: {JOE}, rate: 170}}
-  document: {{engine: pyttsx3, voice: gmw/en, rate: 165}}
-  note: {{engine: fake, voice: low, rate: 175}}
-audio:
-  bitrate: 64k
-  pauses: {{sentence: 0.2, clause: 0.1, segment: 0.3, chapter: 0.5, document: 0.4}}
-"""
+MIXED_SHOW = show_yaml("Mixed Show", slug="mixed", description="Three engines in one episode.", voices={
+    "narrator": ("piper", JOE, 170), "document": ("pyttsx3", "gmw/en", 165), "note": ("fake", "low", 175)})
 
 MIXED_EPISODE = """\
 ---
@@ -350,19 +351,8 @@ def test_mixed_engine_episode(tmp_path: Path) -> None:
 
 # -- a lexicon edit re-renders only what it changes ------------------------------------------------------
 
-LEXICON_SHOW = """\
-title: Lexicon Show
-author: Test Author
-description: A lexicon edit.
-language: en
-base_url: https://example.org/lex/
-voices:
-  narrator: {engine: fake, voice: low, rate: 175}
-  document: {engine: fake, voice: high, rate: 175}
-lexicon:
-  Husák: Hoo-sahk
-  Dubček: Doob-chek
-"""
+LEXICON_SHOW = show_yaml("Lexicon Show", slug="lex", description="A lexicon edit.", audio="",
+                         extra="lexicon:\n  Husák: Hoo-sahk\n  Dubček: Doob-chek\n")
 
 LEXICON_EPISODE = """\
 ---
@@ -404,16 +394,8 @@ def test_lexicon_edit_rerenders_only_the_pieces_with_that_word(tmp_path: Path) -
 
 # -- engine and voice problems through narrate check ------------------------------------------------------
 
-PIPER_SHOW = """\
-title: Piper Show
-author: Test Author
-description: A show with a Piper narrator.
-language: en
-base_url: https://example.org/piper/
-voices:
-  narrator: {engine: piper, voice: VOICE}
-  document: {engine: fake, voice: high}
-"""
+PIPER_SHOW = show_yaml("Piper Show", slug="piper", description="A show with a Piper narrator.", audio="",
+                       voices={"narrator": ("piper", "VOICE", None), "document": ("fake", "high", None)})
 
 SIMPLE_EPISODE = """\
 ---
@@ -559,7 +541,6 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason=f"no source documents at {SEEDS}")
 @pytest.mark.parametrize(("number", "seed"), [(1, "000_0f2608474ec659c6.txt"), (2, "002_ba32598bad248bec.txt")])
 def test_shipped_document_is_read_verbatim(shipped, number: int, seed: str) -> None:  # noqa: ANN001
     source = _collapse((SEEDS / seed).read_text(encoding="utf-8"))
@@ -568,6 +549,15 @@ def test_shipped_document_is_read_verbatim(shipped, number: int, seed: str) -> N
     assert documents
     missing = [f"{s.location}: {s.text[:60]}" for s in documents if _collapse(s.text) not in source]
     assert not missing, missing
+
+
+def test_source_documents_are_not_scripts() -> None:
+    """scripts/sources/ (with its README.md) sits beside the scripts; only the two episodes are read."""
+    assert (SEEDS / "README.md").is_file()
+    assert [p.name for p in episode_scripts(REPO / "scripts")] == [
+        "001-letter-to-brezhnev-1968.md", "002-politburo-april-1987.md"]
+    assert [Path(e.path).name for e in load_project(REPO / "scripts").episodes] == [
+        "001-letter-to-brezhnev-1968.md", "002-politburo-april-1987.md"]
 
 
 def test_third_party_engine_registers_through_an_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,26 +25,15 @@ from narrate.build import BuildOptions, build
 from narrate.publish import published_paths
 from narrate.published import check_published
 from narrate.transcript import parse_webvtt
-from tests.conftest import require_tool, write_show
+from tests.conftest import PYTTSX3_CAST, require_tool, show_yaml, write_show
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
 
-SHOW = """\
-title: "Integration Show: Husák & Dubček"
-author: Test Author
-description: Real engine integration test.
-language: en
-category: History
-explicit: false
-base_url: https://example.org/it/
-voices:
-  narrator: {engine: pyttsx3, voice: gmw/en-us, rate: 175}
-  document: {engine: pyttsx3, voice: gmw/en, rate: 165}
-lexicon:
-  Husák: Hoo-sahk
-"""
+SHOW = show_yaml("Integration Show: Husák & Dubček", slug="it", description="Real engine integration test.",
+                 voices={**PYTTSX3_CAST, "document": ("pyttsx3", "gmw/en", 165)}, audio="",
+                 extra="lexicon:\n  Husák: Hoo-sahk\n")
 
 SCRIPT = """\
 ---

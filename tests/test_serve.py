@@ -483,10 +483,30 @@ def test_rewrite_base_url_unit() -> None:
         "c": 1,
         "d": None,
     }
-    with pytest.raises(ValueError):
-        rewrite_base_url(b"<rss><channel>", "feed.xml", OLD_BASE, new)
-    with pytest.raises(ValueError):
-        rewrite_base_url(b"{not json", "c.json", OLD_BASE, new)
+    # bytes, not a parse: every other byte is the published one, even in a file no parser would read
+    assert rewrite_base_url(FEED, "feed.xml", OLD_BASE, new) == FEED.replace(OLD_BASE.encode(), new.encode())
+    broken = f"<rss><channel><link>{OLD_BASE}</link>".encode()
+    assert rewrite_base_url(broken, "feed.xml", OLD_BASE, new) == f"<rss><channel><link>{new}</link>".encode()
+    assert rewrite_base_url(b'{"u": "' + OLD_BASE.encode(), "c.json", OLD_BASE, new) == b'{"u": "' + new.encode()
+
+
+def test_rewrite_base_url_replaces_the_escaped_base() -> None:
+    """A base URL with `&` is `&amp;` in the feed and plain in JSON; `/` may be `\\/` in JSON."""
+    old, new = "https://example.org/a&b/", "http://10.0.0.2:9000/"
+    feed = b'<rss><link>https://example.org/a&amp;b/</link><x url="https://example.org/a&amp;b/1.mp3"/></rss>'
+    assert rewrite_base_url(feed, "feed.xml", old, new) == \
+        b'<rss><link>http://10.0.0.2:9000/</link><x url="http://10.0.0.2:9000/1.mp3"/></rss>'
+    data = json.dumps({"url": old + "x", "name": "Dub\u010dek"}, ensure_ascii=False).encode()
+    assert json.loads(rewrite_base_url(data, "c.json", old, new)) == {"url": new + "x", "name": "Dub\u010dek"}
+    ascii_data = json.dumps({"url": "https://example.org/\u010d/x"}).encode()
+    assert json.loads(rewrite_base_url(ascii_data, "c.json", "https://example.org/\u010d/", new)) == {"url": new + "x"}
+
+
+def test_served_feed_is_the_published_bytes_with_the_base_replaced(server: tuple[str, int]) -> None:
+    _, _, body = fetch(server, "/feed.xml")
+    assert body == FEED.replace(OLD_BASE.encode(), base_of(server).encode())
+    _, _, chapters = fetch(server, "/001-x.chapters.json")
+    assert chapters == json.dumps(CHAPTERS).encode().replace(OLD_BASE.encode(), base_of(server).encode())
 
 
 # --------------------------------------------------------------------------- setup and logging

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from narrate.record import ChapterTime, Cue
+from narrate.model import SPEAKER_LABELS, ChapterTime, Cue
 from narrate.transcript import (
-    chapters_json, parse_srt, parse_webvtt, psc_time, srt, webvtt, wrap_caption,
+    chapters_json, parse_srt, parse_webvtt, srt, webvtt, wrap_caption,
 )
 
 LABELS = {"narrator": "Narrator", "document": "Document", "note": "Editor's note"}
@@ -142,9 +142,9 @@ def test_chapters_json() -> None:
     assert json.loads(chapters_json([])) == {"version": "1.2.0", "chapters": []}
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (0, "00:00:00.000"), (95.25, "00:01:35.250"), (3725.1234, "01:02:05.123"), (59.9996, "00:01:00.000"),
-    (-1, "00:00:00.000"), (360000, "100:00:00.000"),
-])
-def test_psc_time(seconds: float, text: str) -> None:
-    assert psc_time(seconds) == text
+
+
+def test_transcripts_name_speakers_from_the_one_table_by_default() -> None:
+    assert SPEAKER_LABELS == LABELS
+    assert webvtt(CUES) == webvtt(CUES, LABELS) and srt(CUES) == srt(CUES, LABELS)
+    assert "Field note: " in srt([Cue(0, 1, "Hello.", "field_note")])
