@@ -33,7 +33,7 @@ from narrate.model import Episode, Show
 from narrate.plan import EngineInfo, EpisodePlan, Piece, plan_episode
 from narrate.publish import is_content_named, publish, published_files, remove_superseded
 from narrate.record import ChapterTime, Cue, EpisodeRecord, GuidRegistry, load_record, save_record
-from narrate.render import RenderJob, render_jobs
+from narrate.render import render_jobs
 from narrate.script import Project
 from narrate.tags import Artwork, full_text, write_tags
 from narrate.validate import validate_project
@@ -259,7 +259,7 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
             def release(plan: EpisodePlan) -> None:
                 futures[plan.episode.slug] = pool.submit(finish_episode, plan)
 
-            def rendered(job: RenderJob) -> None:
+            def rendered(job: Piece) -> None:
                 done.append(job.key)
                 progress.advance()
                 for plan in to_build:
@@ -355,13 +355,13 @@ def _select(project: Project, numbers: tuple[int, ...]) -> list[Episode]:
     return [e for e in project.episodes if e.number in numbers]
 
 
-def _render_jobs(plans: list[EpisodePlan], cache: Cache, force: bool) -> list[RenderJob]:
-    jobs: dict[str, RenderJob] = {}
+def _render_jobs(plans: list[EpisodePlan], cache: Cache, force: bool) -> list[Piece]:
+    jobs: dict[str, Piece] = {}
     for plan in plans:
         for piece in plan.pieces:
             # A full check (checksum), so a truncated or corrupt entry is rendered again, not assembled.
             if piece.key not in jobs and (force or cache.get(piece.key) is None):
-                jobs[piece.key] = RenderJob(piece.key, piece.spoken, piece.voice, str(piece.location))
+                jobs[piece.key] = piece
     return list(jobs.values())
 
 
