@@ -466,6 +466,7 @@ def bench_phases(tmp: Path) -> list[tuple[str, int, float]]:
 
     import narrate.audio as audio_mod
     import narrate.build as build_mod
+    import narrate.episode as episode_mod
 
     stats: dict[str, list] = {}
     lock = threading.Lock()
@@ -488,10 +489,11 @@ def bench_phases(tmp: Path) -> list[tuple[str, int, float]]:
 
         setattr(module, name, timed)
 
-    for name in ("load_project", "prepare_engines", "plan_episode", "render_jobs", "assemble", "encode_mp3",
-                 "_tag", "publish"):
+    for name in ("validate_project", "plan_episode", "render_jobs", "_tag", "publish"):
         wrap(build_mod, name)
-    for name in ("loudness_gain", "measure_loudness", "_codec_loss", "run_ffmpeg"):
+    for name in ("assemble", "encode_mp3"):
+        wrap(episode_mod, name)
+    for name in ("loudness_gain", "measure_loudness", "_encoded_loudness", "run_ffmpeg"):
         wrap(audio_mod, name)
     work = tmp / "phases"
     work.mkdir()

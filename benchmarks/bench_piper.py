@@ -140,12 +140,12 @@ def bench_pipeline(voice: str, chunks: list[str], workers: int) -> tuple[float, 
     os.environ["NARRATE_PIPER_THREADS"] = "1"
     from narrate.cache import Cache, piece_key
     from narrate.engines import engine_targets
-    from narrate.model import VoiceSpec
-    from narrate.plan import split_cues
-    from narrate.render import RenderJob, render_jobs
+    from narrate.model import Location, VoiceSpec
+    from narrate.plan import Piece, split_cues
+    from narrate.render import render_jobs
 
     spec = VoiceSpec("piper", voice)
-    jobs = [RenderJob(piece_key(cue, spec, "bench"), cue, spec, f"bench:{i}")
+    jobs = [Piece(piece_key(cue, spec, "bench"), cue, cue, spec, "narrator", Location("bench", i))
             for i, chunk in enumerate(chunks) for cue, _ in split_cues(chunk)]
     with tempfile.TemporaryDirectory() as folder:
         cache = Cache(Path(folder))

@@ -7,6 +7,8 @@ encode applies the one gain that reaches the target and a limiter that keeps the
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import re
@@ -35,12 +37,16 @@ from narrate.tools import ffmpeg_tool
 
 log = logging.getLogger(__name__)
 
+#: Bump when assembly or measurement changes how the same plan sounds in a way audio_key does not see.
+AUDIO_FORMAT = 1
 #: Head-room kept under the true-peak target for the MP3 encoder's own overshoot.
 LIMITER_MARGIN_DB = 1.0
 GAIN_STEPS = (0.0, 1.0, 2.0, 3.5)  # dB above the linear gain: the limiter takes back up to a few LU
 PROBE_STEP = 1  # the candidate gain at which the encoder's own loss is measured
 EXCERPTS = 8  # slices of the episode on which the limiter's and encoder's loudness loss is measured
 EXCERPT_SECONDS = 8.0
+#: No ID3 or metadata from ffmpeg in the episode's MP3: narrate.tags writes every tag.
+_BARE_MP3 = ("-id3v2_version", "0", "-write_id3v1", "0", "-map_metadata", "-1")
 
 
 def find_ffmpeg() -> str:
@@ -256,6 +262,11 @@ def _limiter(audio: AudioSettings) -> str:
     return f"alimiter=limit={limit:.4f}:attack=1:release=60:level=false:latency=true"
 
 
+def _encoder(audio: AudioSettings) -> list[str]:
+    """The MP3 encoder's arguments, the same for the episode and for the probe of its loudness loss."""
+    return ["-ac", str(audio.channels), "-c:a", "libmp3lame", "-b:a", audio.bitrate]
+
+
 def _chain(gain: float, audio: AudioSettings) -> list[str]:
     """The encode's filter chain; loudness is measured through the very same chain."""
     resample = f"aresample={audio.sample_rate}" + (":resampler=soxr" if _has_soxr() else "")
@@ -302,9 +313,8 @@ def _encoded_loudness(wav: Path, gain: float, audio: AudioSettings) -> float:
     """Integrated loudness of `wav` after the encode chain at `gain` and the MP3 encoder."""
     probe = temp_path(wav.parent, suffix=".mp3")
     try:
-        run_ffmpeg(["-y", "-v", "error", "-i", str(wav), "-af", ",".join(_chain(gain, audio)),
-                    "-ac", str(audio.channels), "-c:a", "libmp3lame", "-b:a", audio.bitrate, "-f", "mp3", str(probe)],
-                   "probing the encoder")
+        run_ffmpeg(["-y", "-v", "error", "-i", str(wav), "-af", ",".join(_chain(gain, audio)), *_encoder(audio),
+                    "-f", "mp3", str(probe)], "probing the encoder")
         return measure_loudness(probe, true_peak=False).integrated
     finally:
         probe.unlink(missing_ok=True)
@@ -367,12 +377,35 @@ def encode_mp3(assembled: AssembledAudio, out: Path, audio: AudioSettings) -> fl
     """Encode to MP3 with one gain to the loudness target and a true-peak limiter; returns the gain in dB."""
     gain = loudness_gain(assembled.wav, audio)
     run_ffmpeg(
-        ["-y", "-v", "error", "-i", str(assembled.wav), "-af", ",".join(_chain(gain, audio)), "-ac", str(audio.channels),
-         "-c:a", "libmp3lame", "-b:a", audio.bitrate, "-id3v2_version", "0", "-write_id3v1", "0",
-         "-map_metadata", "-1", "-f", "mp3", str(out)],
+        ["-y", "-v", "error", "-i", str(assembled.wav), "-af", ",".join(_chain(gain, audio)), *_encoder(audio),
+         *_BARE_MP3, "-f", "mp3", str(out)],
         f"encoding {out.name}",
     )
     return gain
+
+
+def audio_key(plan: EpisodePlan, audio: AudioSettings) -> str:
+    """Fingerprint of everything that shapes the episode's encoded audio: a new key means assemble and encode again.
+
+    Derived from what assemble and encode_mp3 use: the plan's pieces, gaps and files, the encode's filter
+    chain (as built for a gain of 0 dB), the encoder's arguments, the loudness search's constants and the
+    ffmpeg that runs them (another one may resample, limit and encode differently).
+    """
+    material = {
+        "format": AUDIO_FORMAT,
+        "timeline": [
+            item.key if isinstance(item, Piece) else item.sha256 if isinstance(item, AudioFile) else item.seconds
+            for item in plan.timeline
+        ],
+        "chapters": list(plan.chapter_starts),
+        "audio": [audio.sample_rate, audio.channels, audio.bitrate, audio.loudness, audio.true_peak],
+        "chain": _chain(0.0, audio),
+        "encoder": [*_encoder(audio), *_BARE_MP3],
+        "limiter_margin": LIMITER_MARGIN_DB,
+        "loudness_search": [GAIN_STEPS, PROBE_STEP, EXCERPTS, EXCERPT_SECONDS, _meter(True, "-")],
+        "ffmpeg": ffmpeg_tool().version,
+    }
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
 
 
 def _has_soxr() -> bool:

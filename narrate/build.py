@@ -1,4 +1,8 @@
-"""The build: parse -> plan -> render -> assemble -> encode and tag -> publish, doing only what changed.
+"""The build: named phases (read, plan, render and encode, tag, publish, prune), doing only what changed.
+
+Each selected episode goes through them as one frozen EpisodeWork: its plan, its artwork, and the keys
+of its audio and tags, each computed by the stage that writes the thing it keys (narrate.audio.audio_key,
+narrate.tags.tag_key).
 
 Reads and validates everything before writing anything. Every output is written to a temporary file
 in its final folder and renamed into place, so a killed build never leaves a half-written file where
@@ -10,38 +14,35 @@ at every instant, whenever the build is stopped.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import logging
 import os
-import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from narrate.audio import assemble, encode_mp3
+from narrate.audio import audio_key
 from narrate.cache import Cache
 from narrate.cover import episode_artwork
 from narrate.engines import engine_targets
+from narrate.episode import EpisodeWork, build_episode, described, retag_episode
 from narrate.errors import NarrateError, UserError, storage_errors
-from narrate.fsutil import build_lock, content_name, file_digest, remove_stale_temps, replace as move_into_place
-from narrate.fsutil import is_regular_file, previous_version, temp_path
+from narrate.fsutil import build_lock, remove_stale_temps
 from narrate.model import Episode, Show
 from narrate.plan import EngineInfo, EpisodePlan, Piece, plan_episode
-from narrate.publish import is_content_named, publish, published_files, remove_superseded
-from narrate.record import ChapterTime, Cue, EpisodeRecord, GuidRegistry, load_record, save_record
-from narrate.render import RenderJob, render_jobs
+from narrate.publish import Published, is_content_named, publish, published_files, remove_superseded
+from narrate.record import EpisodeRecord, GuidRegistry, load_record, save_record
+from narrate.render import render_jobs
 from narrate.script import Project
-from narrate.tags import Artwork, full_text, write_tags
+from narrate.tags import Artwork, tag_key
 from narrate.validate import validate_project
 
 log = logging.getLogger(__name__)
-
-TAG_FORMAT = 2  # 2: CHAP frames in time order after the CTOC, v2.3 date frames
-
 
 class Progress:
     """Progress of a stage; the CLI replaces this silent default with a progress bar."""
@@ -135,51 +136,123 @@ def default_cache_dir(scripts_dir: Path) -> Path:
     return Path(env) if env else scripts_dir.resolve().parent / ".narrate-cache"
 
 
-def tag_key(show: Show, episode: Episode, plan: EpisodePlan, artwork: Artwork | None) -> str:
-    """Fingerprint of everything written into the MP3's tags."""
-    material = {
-        "format": TAG_FORMAT, "audio": plan.audio_key, "title": episode.title, "number": episode.number,
-        "date": episode.release_date.isoformat(), "summary": episode.summary, "document": episode.document.__dict__,
-        "link": episode.link, "text": full_text(episode), "chapters": [c.title for c in episode.chapters],
-        "show": [show.title, show.author, show.copyright, show.language],
-        "art": hashlib.sha256(artwork.data).hexdigest() if artwork else None,
-    }
+@dataclass(frozen=True)
+class _Sources:
+    """What the read phase found: the validated project, the selected episodes, the show's cover, the cache."""
+
+    project: Project
+    selected: tuple[Episode, ...]
+    engines: EngineInfo
+    artwork: Artwork
+    cover_name: str
+    cache: Cache
+    guids: GuidRegistry
+
+    @property
+    def show(self) -> Show:
+        return self.project.show
+
+
+@dataclass(frozen=True)
+class _Done:
+    """Episodes written by the render-and-encode or the tag phase."""
+
+    records: dict[str, EpisodeRecord]
+    outcomes: tuple[EpisodeOutcome, ...] = ()
+    failures: tuple[str, ...] = ()
+    rendered: int = 0
+
+
+def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
+    """Build (or plan, with dry_run) every selected episode and publish the show into options.output."""
+    started = time.monotonic()
+    sources = _read(scripts_dir, options)
+    work = _plan(sources)
+    if options.dry_run:
+        entries = _decide(sources, work, load_record(options.output), options)
+        return BuildReport(tuple(entries), dry_run=True, rendered=sum(e.to_render for e in entries),
+                           seconds=time.monotonic() - started)
+    output = options.output
+    # A read-only, full or vanished folder stops the build with one line naming it, and no temporary file stays.
+    with storage_errors(output), build_lock(output, wait=options.wait), _no_temps_left(output):
+        # Decided under the lock, so a build that finished while we waited is taken into account.
+        record = load_record(output)
+        entries = _decide(sources, work, record, options)
+        built = _render_and_encode(sources, [work[e.slug] for e in entries if e.action == "build"], output,
+                                   options, progress or Progress())
+        retagged = _tag(sources, work, entries, record, output)
+        new_record = _next_record(entries, record, {**built.records, **retagged.records}, work)
+        published, written = _publish(sources, new_record, work, output, options.today or dt.date.today())
+        _prune(output, record, published, work)
+    return BuildReport(
+        tuple(entries), tuple(sorted(built.outcomes + retagged.outcomes, key=lambda o: o.number)), built.failures,
+        rendered=built.rendered, written=tuple(written), seconds=time.monotonic() - started,
+    )
+
+
+def _read(scripts_dir: Path, options: BuildOptions) -> _Sources:
+    """Phase read: validate the whole project as `narrate check` does (every problem at once, nothing written)."""
+    valid = validate_project(scripts_dir)
+    selected = tuple(_select(valid.project, options.episodes))
+    cache = Cache(options.cache_dir or default_cache_dir(scripts_dir))
+    return _Sources(valid.project, selected, EngineInfo(valid.engines), valid.artwork, valid.cover_name, cache,
+                    GuidRegistry(scripts_dir))
+
+
+def _plan(sources: _Sources) -> dict[str, EpisodeWork]:
+    """Phase plan: each selected episode's timeline, artwork, and the keys that say when to re-encode or retag."""
+    show = sources.show
+    work: dict[str, EpisodeWork] = {}
+    for episode in sources.selected:
+        plan = plan_episode(show, episode, sources.engines)
+        art = episode_artwork(show, episode.image)
+        artwork = (art or (sources.artwork, ""))[0]
+        audio = audio_key(plan, show.audio)
+        work[episode.slug] = EpisodeWork(plan, art, artwork, audio, _tag_key(show, plan, artwork, audio))
+    return work
+
+
+def _tag_key(show: Show, plan: EpisodePlan, artwork: Artwork, audio: str) -> str:
+    """The MP3's tags (as narrate.tags keys them) and the record's fields that come from the script."""
+    record = {**described(plan), "document": dataclasses.asdict(plan.episode.document)}
+    material = {"tags": tag_key(show, plan.episode, artwork, audio), "record": record}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _plan_entries(project: Project, plans: dict[str, EpisodePlan], tag_keys: dict[str, str],
-                  record: dict[str, EpisodeRecord], output: Path, cache: Cache, options: BuildOptions) -> list[PlanEntry]:
+def _decide(sources: _Sources, work: dict[str, EpisodeWork], record: dict[str, EpisodeRecord],
+            options: BuildOptions) -> list[PlanEntry]:
+    """What to do to each episode, and why: build, retag, unchanged; superseded, prune or removed for old ones."""
     entries: list[PlanEntry] = []
-    for slug, plan in plans.items():
-        episode = plan.episode
+    for slug, item in work.items():
+        episode = item.plan.episode
         old = record.get(slug)
-        missing = [p for p in dict((p.key, p) for p in plan.pieces).values() if not cache.has(p.key)]
+        missing = [p for p in dict((p.key, p) for p in item.plan.pieces).values() if not sources.cache.has(p.key)]
         changed_segments = sorted({str(p.location) for p in missing}, key=_location_order)
         reasons: list[str] = []
         if options.force:
             reasons.append("forced (--force)")
         if old is None:
             reasons.append("new episode")
-        elif old.audio_key != plan.audio_key:
+        elif old.audio_key != item.audio_key:
             if changed_segments:
                 where = ", ".join(changed_segments[:3]) + (", ..." if len(changed_segments) > 3 else "")
                 reasons.append(f"{len(changed_segments)} segment{'s' * (len(changed_segments) != 1)} "
                                f"changed ({where})")
             else:
                 reasons.append("timing, pauses, audio settings or the ffmpeg changed")
-        elif not _file_intact(output / old.file, old.size):
+        elif not _file_intact(options.output / old.file, old.size):
             reasons.append(f"{old.file} is missing or was changed on disk")
         if reasons:
             entries.append(PlanEntry(episode.number, slug, episode.title, "build", tuple(reasons), len(missing)))
-        elif old is not None and old.tag_key != tag_keys[slug]:
+        elif old is not None and old.tag_key != item.tag_key:
             entries.append(PlanEntry(episode.number, slug, episode.title, "retag", ("metadata or chapters changed",)))
         elif old is not None and not is_content_named(old.file, slug):
             entries.append(PlanEntry(episode.number, slug, episode.title, "retag",
                                      (f"{old.file} is published again under a name that carries its content hash",)))
         else:
             entries.append(PlanEntry(episode.number, slug, episode.title, "unchanged"))
-    present = {e.slug for e in project.episodes}
-    numbers = {e.number for e in project.episodes}
+    present = {e.slug for e in sources.project.episodes}
+    numbers = {e.number for e in sources.project.episodes}
     for slug, old in record.items():
         if slug in present:
             continue
@@ -207,141 +280,133 @@ def _file_intact(path: Path, size: int) -> bool:
         return False
 
 
-def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
-    """Build (or plan, with dry_run) every selected episode and publish the show into options.output."""
-    started = time.monotonic()
-    progress = progress or Progress()
-    valid = validate_project(scripts_dir)  # as `narrate check` does: every problem at once, nothing written
-    project, engines, artwork, cover_name = valid.project, valid.engines, valid.artwork, valid.cover_name
-    show = project.show
-    selected = _select(project, options.episodes)
-    info = EngineInfo(engines)
-    output = options.output
-    cache = Cache(options.cache_dir or default_cache_dir(scripts_dir))
-    plans = {e.slug: plan_episode(show, e, info) for e in selected}
-    episode_art = {e.slug: episode_artwork(show, e.image) for e in selected}
+def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: Path, options: BuildOptions,
+                       progress: Progress) -> _Done:
+    """Phase render and encode: render the missing pieces; assemble, encode and tag each episode meanwhile.
 
-    def art_for(slug: str) -> Artwork:
-        return (episode_art[slug] or (artwork, ""))[0]
+    An episode is assembled and encoded as soon as its last piece is rendered, while the workers go on with
+    the next episode: encoding overlaps rendering instead of waiting for all of it. Longest first: its encode
+    is the longest, so it should start while the others still render.
+    """
+    show, cache = sources.show, sources.cache
+    to_build = sorted(to_build, key=lambda w: -sum(len(piece.spoken) for piece in w.plan.pieces))
+    pieces = _pieces_to_render(to_build, cache, options.force)
+    waiting = {w.slug: {p.key for p in pieces} & {p.key for p in w.plan.pieces} for w in to_build}
+    futures: dict[str, Future[tuple[EpisodeRecord, EpisodeOutcome]]] = {}
+    rendered: list[str] = []
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
 
-    tag_keys = {slug: tag_key(show, p.episode, p, art_for(slug)) for slug, p in plans.items()}
-    guids = GuidRegistry(scripts_dir)
-    if options.dry_run:
-        entries = _plan_entries(project, plans, tag_keys, load_record(output), output, cache, options)
-        return BuildReport(tuple(entries), dry_run=True, rendered=sum(e.to_render for e in entries),
-                           seconds=time.monotonic() - started)
+        def release(ready: Iterable[EpisodeWork]) -> None:
+            for w in ready:
+                futures[w.slug] = pool.submit(_encode, w, show, cache, output)
 
-    # A read-only, full or vanished folder stops the build with one line naming it, and no temporary file stays.
-    with storage_errors(output), build_lock(output, wait=options.wait), _no_temps_left(output):
-        # Planned under the lock, so a build that finished while we waited is taken into account.
-        record = load_record(output)
-        entries = _plan_entries(project, plans, tag_keys, record, output, cache, options)
-        # Longest first: its encode is the longest, so it should start while the others still render.
-        to_build = sorted((plans[e.slug] for e in entries if e.action == "build"),
-                          key=lambda p: -sum(len(piece.spoken) for piece in p.pieces))
-        jobs = _render_jobs(to_build, cache, options.force)
-        outcomes: list[EpisodeOutcome] = []
-        new_record = dict(record)
+        def on_done(piece: Piece) -> None:
+            rendered.append(piece.key)
+            progress.advance()
+            for keys in waiting.values():
+                keys.discard(piece.key)
+            release([w for w in to_build if not waiting[w.slug] and w.slug not in futures])
 
-        def finish_episode(plan: EpisodePlan) -> EpisodeRecord:
+        release([w for w in to_build if not waiting[w.slug]])
+        log.debug("stage render: %d segments to render", len(pieces))
+        progress.start("rendering segments", len(pieces))
+        failures = render_jobs(
+            pieces, cache, engine_targets(), workers=options.workers or show.render.workers,
+            timeout=options.timeout or show.render.timeout, on_done=on_done, in_process=options.in_process,
+        )
+        progress.finish()
+        for w in to_build:
+            if w.slug not in futures:
+                # After a failure no new piece starts: this episode keeps its published version.
+                log.warning("episode %d not rebuilt: rendering stopped before all its segments were done; "
+                            "its published version stays", w.plan.episode.number)
+        progress.start("assembling and encoding episodes", len(futures))
+        done = _collect(futures, {w.slug: w for w in to_build}, [str(f) for f in failures], progress)
+        progress.finish()
+    return dataclasses.replace(done, rendered=len(rendered))
+
+
+def _collect(futures: dict[str, Future[tuple[EpisodeRecord, EpisodeOutcome]]], work: dict[str, EpisodeWork],
+             failure_lines: list[str], progress: Progress) -> _Done:
+    """The records of the episodes built; a failed one keeps its published version while the others publish."""
+    records: dict[str, EpisodeRecord] = {}
+    outcomes: list[EpisodeOutcome] = []
+    slugs = {future: slug for slug, future in futures.items()}
+    for future in as_completed(futures.values()):
+        try:
+            rec, outcome = future.result()
+        except NarrateError as exc:
+            # The episode's script is the place, unless the message names its own (a segment's line,
+            # the show's intro file: then said once, not once per episode).
+            where = "" if exc.located else f"{work[slugs[future]].plan.episode.path}: "
+            if f"{where}{exc.message}" not in failure_lines:
+                failure_lines.append(f"{where}{exc.message}")
+            continue
+        records[rec.slug] = rec
+        outcomes.append(outcome)
+        progress.advance()
+    return _Done(records, tuple(outcomes), tuple(failure_lines))
+
+
+def _tag(sources: _Sources, work: dict[str, EpisodeWork], entries: list[PlanEntry],
+         record: dict[str, EpisodeRecord], output: Path) -> _Done:
+    """Phase tag: rewrite the tags of episodes whose audio is unchanged; the unchanged ones as they are."""
+    records: dict[str, EpisodeRecord] = {}
+    outcomes: list[EpisodeOutcome] = []
+    for entry in entries:
+        if entry.action == "retag":
             t0 = time.monotonic()
-            rec = _build_episode(plan, show, cache, output, art_for(plan.episode.slug), tag_keys[plan.episode.slug])
-            outcomes.append(_outcome(rec, time.monotonic() - t0, "built"))
-            return rec
+            records[entry.slug] = rec = retag_episode(work[entry.slug], sources.show, record[entry.slug], output)
+            outcomes.append(_outcome(rec, time.monotonic() - t0, "retagged"))
+        elif entry.action == "unchanged":
+            outcomes.append(_outcome(record[entry.slug], 0.0, "unchanged"))
+    return _Done(records, tuple(outcomes))
 
-        # An episode is assembled and encoded as soon as its last piece is rendered, while the workers go
-        # on with the next episode: encoding overlaps rendering instead of waiting for all of it.
-        waiting = {p.episode.slug: {j.key for j in jobs} & {piece.key for piece in p.pieces} for p in to_build}
-        futures: dict[str, Future[EpisodeRecord]] = {}
-        done: list[str] = []
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
 
-            def release(plan: EpisodePlan) -> None:
-                futures[plan.episode.slug] = pool.submit(finish_episode, plan)
+def _next_record(entries: list[PlanEntry], record: dict[str, EpisodeRecord], written: dict[str, EpisodeRecord],
+                 work: dict[str, EpisodeWork]) -> dict[str, EpisodeRecord]:
+    """The episodes to publish: the previous record, with the episodes written, without pruned or superseded ones."""
+    new_record = {**record, **written}
+    numbers_built = {rec.number for slug, rec in new_record.items() if slug in work}
+    for entry in entries:
+        # A renamed script's old files go only once the episode is published under its new name;
+        # like a pruned episode's, they are removed after the new feed is in place.
+        superseded = entry.action == "superseded" and entry.number in numbers_built
+        if entry.action == "prune" or superseded:
+            new_record.pop(entry.slug, None)
+    return new_record
 
-            def rendered(job: RenderJob) -> None:
-                done.append(job.key)
-                progress.advance()
-                for plan in to_build:
-                    keys = waiting[plan.episode.slug]
-                    if job.key in keys:
-                        keys.discard(job.key)
-                        if not keys:
-                            release(plan)
 
-            for plan in to_build:
-                if not waiting[plan.episode.slug]:
-                    release(plan)
-            log.debug("stage render: %d segments to render", len(jobs))
-            progress.start("rendering segments", len(jobs))
-            failures = render_jobs(
-                jobs, cache, engine_targets(), workers=options.workers or show.render.workers,
-                timeout=options.timeout or show.render.timeout, on_done=rendered, in_process=options.in_process,
-            )
-            progress.finish()
-            for plan in to_build:
-                if plan.episode.slug not in futures:
-                    # After a failure no new piece starts: this episode keeps its published version.
-                    log.warning("episode %d not rebuilt: rendering stopped before all its segments were done; "
-                                "its published version stays", plan.episode.number)
-            progress.start("assembling and encoding episodes", len(futures))
-            failure_lines = [str(f) for f in failures]
-            slugs = {future: slug for slug, future in futures.items()}
-            for future in as_completed(futures.values()):
-                try:
-                    rec = future.result()
-                except NarrateError as exc:
-                    # This episode keeps its published version; the others still publish.
-                    # The episode's script is the place, unless the message names its own (a segment's line,
-                    # the show's intro file: then said once, not once per episode).
-                    where = "" if exc.located else f"{plans[slugs[future]].episode.path}: "
-                    if f"{where}{exc.message}" not in failure_lines:
-                        failure_lines.append(f"{where}{exc.message}")
-                    continue
-                new_record[rec.slug] = rec
-                progress.advance()
-            progress.finish()
-        for entry in entries:
-            if entry.action == "retag":
-                t0 = time.monotonic()
-                plan = plans[entry.slug]
-                rec = _retag(plan, show, record[entry.slug], output, art_for(entry.slug), tag_keys[entry.slug])
-                new_record[entry.slug] = rec
-                outcomes.append(_outcome(rec, time.monotonic() - t0, "retagged"))
-            elif entry.action == "unchanged":
-                outcomes.append(_outcome(record[entry.slug], 0.0, "unchanged"))
-        numbers_built = {rec.number for slug, rec in new_record.items() if slug in plans}
-        for entry in entries:
-            # A renamed script's old files go only once the episode is published under its new name;
-            # like a pruned episode's, they are removed after the new feed is in place.
-            superseded = entry.action == "superseded" and entry.number in numbers_built
-            if (entry.action == "prune" or superseded) and entry.slug in new_record:
-                new_record.pop(entry.slug)
-        for rec in new_record.values():
-            guids.ensure(rec.number, rec.title)
-        written: list[str] = []
-        # Before the feed: a GUID the feed publishes must already be on disk.
-        if guids.save():
-            written.append(str(guids.path))
-        log.debug("stage publish: chapters, transcripts, cover, then the feed")
-        published = publish(show, new_record, guids, output, artwork, cover_name, episode_art,
-                            options.today or dt.date.today())
-        written[:0] = published.written
-        new_record = published.records
-        log.debug("stage record: the build record")
-        if save_record(output, new_record):
-            log.debug("build record updated")
-        log.debug("stage cleanup: removing files nothing names any more")
-        keep = {published.cover, *(name for rec in new_record.values() for name in published_files(rec))}
-        previous = {name for rec in record.values() for name in published_files(rec)}
-        remove_superseded(output, keep, previous, slugs={*record, *new_record, *plans},
-                          art_names=[name for rec in (*record.values(), *new_record.values())
-                                     for kind, name in rec.sidecars.items() if kind == "art"]
-                          + [art[1] for art in episode_art.values() if art])
-    return BuildReport(
-        tuple(entries), tuple(sorted(outcomes, key=lambda o: o.number)), tuple(failure_lines),
-        rendered=len(done), written=tuple(written), seconds=time.monotonic() - started,
-    )
+def _publish(sources: _Sources, new_record: dict[str, EpisodeRecord], work: dict[str, EpisodeWork], output: Path,
+             today: dt.date) -> tuple[Published, list[str]]:
+    """Phase publish: GUIDs, then chapters, transcripts, art and the feed, then the build record; what was written."""
+    guids = sources.guids
+    for rec in new_record.values():
+        guids.ensure(rec.number, rec.title)
+    written: list[str] = []
+    # Before the feed: a GUID the feed publishes must already be on disk.
+    if guids.save():
+        written.append(str(guids.path))
+    log.debug("stage publish: chapters, transcripts, cover, then the feed")
+    published = publish(sources.show, new_record, guids, output, sources.artwork, sources.cover_name,
+                        {slug: w.art for slug, w in work.items()}, today)
+    written[:0] = published.written
+    log.debug("stage record: the build record")
+    if save_record(output, published.records):
+        log.debug("build record updated")
+    return published, written
+
+
+def _prune(output: Path, record: dict[str, EpisodeRecord], published: Published, work: dict[str, EpisodeWork]) -> None:
+    """Phase prune: once the new feed and record are in place, remove the files nothing names any more."""
+    log.debug("stage cleanup: removing files nothing names any more")
+    new_record = published.records
+    keep = {published.cover, *(name for rec in new_record.values() for name in published_files(rec))}
+    previous = {name for rec in record.values() for name in published_files(rec)}
+    remove_superseded(output, keep, previous, slugs={*record, *new_record, *work},
+                      art_names=[name for rec in (*record.values(), *new_record.values())
+                                 for kind, name in rec.sidecars.items() if kind == "art"]
+                      + [w.art[1] for w in work.values() if w.art])
 
 
 def _select(project: Project, numbers: tuple[int, ...]) -> list[Episode]:
@@ -355,92 +420,20 @@ def _select(project: Project, numbers: tuple[int, ...]) -> list[Episode]:
     return [e for e in project.episodes if e.number in numbers]
 
 
-def _render_jobs(plans: list[EpisodePlan], cache: Cache, force: bool) -> list[RenderJob]:
-    jobs: dict[str, RenderJob] = {}
-    for plan in plans:
-        for piece in plan.pieces:
+def _pieces_to_render(to_build: list[EpisodeWork], cache: Cache, force: bool) -> list[Piece]:
+    pieces: dict[str, Piece] = {}
+    for work in to_build:
+        for piece in work.plan.pieces:
             # A full check (checksum), so a truncated or corrupt entry is rendered again, not assembled.
-            if piece.key not in jobs and (force or cache.get(piece.key) is None):
-                jobs[piece.key] = RenderJob(piece.key, piece.spoken, piece.voice, str(piece.location))
-    return list(jobs.values())
+            if piece.key not in pieces and (force or cache.get(piece.key) is None):
+                pieces[piece.key] = piece
+    return list(pieces.values())
 
 
-def _timings(plan: EpisodePlan, placements: dict[int, tuple[float, float]], duration: float
-             ) -> tuple[tuple[ChapterTime, ...], tuple[Cue, ...]]:
-    starts = [0.0 if i == 0 else placements[index][0] for i, index in enumerate(plan.chapter_starts)]
-    ends = starts[1:] + [duration]
-    chapters = tuple(ChapterTime(c.title, round(s, 3), round(e, 3))
-                     for c, s, e in zip(plan.episode.chapters, starts, ends))
-    cues = tuple(
-        Cue(round(placements[i][0], 3), round(placements[i][1], 3), item.text, item.role)
-        for i, item in enumerate(plan.timeline) if isinstance(item, Piece)
-    )
-    return chapters, cues
-
-
-def _record_for(plan: EpisodePlan, show: Show, file: str, size: int, duration: float, tag: str,
-                chapters: tuple[ChapterTime, ...], cues: tuple[Cue, ...]) -> EpisodeRecord:
-    episode = plan.episode
-    voices = tuple(sorted({f"{p.voice.engine} {p.voice.voice}" for p in plan.pieces}))
-    return EpisodeRecord(
-        number=episode.number, slug=episode.slug, script=episode.path, title=episode.title,
-        summary=episode.summary, release_date=episode.release_date.isoformat(), episode_type=episode.episode_type,
-        file=file, size=size, duration=round(duration, 3), audio_key=plan.audio_key, tag_key=tag,
-        chapters=chapters, cues=cues, document=episode.document,
-        voices=voices, image=episode.image or "", link=episode.link,
-    )
-
-
-def _build_episode(plan: EpisodePlan, show: Show, cache: Cache, output: Path, artwork: Artwork | None,
-                   tag: str) -> EpisodeRecord:
-    """Assemble, encode, tag and move one episode into place, under a name of its own bytes."""
-    episode = plan.episode
-    log.debug("stage assemble: episode %d", episode.number)
-    assembled = assemble(plan, cache, output)
-    mp3 = temp_path(output, suffix=".mp3")
-    try:
-        log.debug("stage encode: episode %d", episode.number)
-        encode_mp3(assembled, mp3, show.audio)
-        placements = {p.index: (p.start, p.end) for p in assembled.placements}
-        chapters, cues = _timings(plan, placements, assembled.duration)
-        log.debug("stage tag: episode %d", episode.number)
-        write_tags(mp3, show, episode, chapters, artwork)
-        file, size = _place_mp3(mp3, output, episode.slug)
-    finally:
-        mp3.unlink(missing_ok=True)
-        assembled.wav.unlink(missing_ok=True)
-    log.info("built %s (%.1f min)", file, assembled.duration / 60)
-    return _record_for(plan, show, file, size, assembled.duration, tag, chapters, cues)
-
-
-def _retag(plan: EpisodePlan, show: Show, old: EpisodeRecord, output: Path, artwork: Artwork | None,
-           tag: str) -> EpisodeRecord:
-    """Rewrite only the tags of an episode whose audio is unchanged."""
-    episode = plan.episode
-    chapters = tuple(ChapterTime(c.title, t.start, t.end) for c, t in zip(episode.chapters, old.chapters))
-    tmp = temp_path(output, suffix=".mp3")
-    try:
-        shutil.copyfile(output / old.file, tmp)
-        log.debug("stage tag: episode %d (retag)", episode.number)
-        write_tags(tmp, show, episode, chapters, artwork)
-        file, size = _place_mp3(tmp, output, episode.slug)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return _record_for(plan, show, file, size, old.duration, tag, chapters, old.cues)
-
-
-def _place_mp3(tmp: Path, output: Path, slug: str) -> tuple[str, int]:
-    """Rename a finished MP3 to `SLUG.<hash>.mp3`; the (name, size). A file already there has these very bytes."""
-    file = content_name(slug, ".mp3", file_digest(tmp))
-    size = tmp.stat().st_size
-    dest = output / file
-    try:
-        same = is_regular_file(dest) and dest.stat().st_size == size and file_digest(dest) == file_digest(tmp)
-    except OSError:
-        same = False
-    if not same:
-        move_into_place(tmp, dest, like=previous_version(output, slug, ".mp3"))
-    return file, size
+def _encode(work: EpisodeWork, show: Show, cache: Cache, output: Path) -> tuple[EpisodeRecord, EpisodeOutcome]:
+    t0 = time.monotonic()
+    rec = build_episode(work, show, cache, output)
+    return rec, _outcome(rec, time.monotonic() - t0, "built")
 
 
 def _outcome(rec: EpisodeRecord, seconds: float, action: str) -> EpisodeOutcome:

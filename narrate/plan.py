@@ -6,7 +6,6 @@ in the finished audio is known exactly from where its piece was placed.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -20,10 +19,7 @@ from narrate.errors import UserError
 from narrate.lexicon import merge_lexicons
 from narrate.model import AudioSettings, Episode, Location, Pause, Segment, Show, VoiceSpec
 from narrate.normalize import has_words, nothing_to_say, spoken_text
-from narrate.tools import ffmpeg_tool
 
-#: Bump when assembly changes how the same pieces sound, so every episode is rebuilt.
-AUDIO_FORMAT = 1
 MAX_CUE_CHARS = 84  # two subtitle lines of about 42 characters, about 5 s of speech
 MIN_CUE_CHARS = 12  # a cut never leaves less than this on either side (when it can be helped)
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+(?=\D)|(?<=\S)\s*[—–]\s*(?=\S)|(?<=\s)[—–]\s+")
@@ -59,12 +55,11 @@ class AudioFile:
 
 @dataclass(frozen=True)
 class EpisodePlan:
-    """Everything the audio of one episode is made from, in order."""
+    """Everything the audio of one episode is made from, in order (narrate.audio.audio_key is its fingerprint)."""
 
     episode: Episode
     timeline: tuple[Piece | Gap | AudioFile, ...]
     chapter_starts: tuple[int, ...]  # index into timeline of each chapter's first piece
-    audio_key: str
 
     @property
     def pieces(self) -> tuple[Piece, ...]:
@@ -187,7 +182,7 @@ def plan_episode(show: Show, episode: Episode, info: EngineInfo) -> EpisodePlan:
             timeline.append(Gap(explicit))
     if audio.outro:
         timeline += [Gap(audio.pause_chapter), AudioFile(audio.outro, file_sha256(audio.outro))]
-    return EpisodePlan(episode, tuple(timeline), tuple(chapter_starts), _audio_key(timeline, chapter_starts, audio))
+    return EpisodePlan(episode, tuple(timeline), tuple(chapter_starts))
 
 
 def _gap_between(previous: Segment, current: Segment, audio: AudioSettings, new_chapter: bool) -> float:
@@ -227,18 +222,3 @@ def _segment_pieces(segment: Segment, language: str, lexicon: tuple, info: Engin
     if not items:  # the script check reports such a paragraph first; never sent to an engine
         raise UserError(f"{segment.location}: {nothing_to_say(segment.text)}")
     return items
-
-
-def _audio_key(timeline: list[Piece | Gap | AudioFile], chapter_starts: list[int], audio: AudioSettings) -> str:
-    material = {
-        "format": AUDIO_FORMAT,
-        "timeline": [
-            item.key if isinstance(item, Piece) else item.sha256 if isinstance(item, AudioFile) else item.seconds
-            for item in timeline
-        ],
-        "chapters": chapter_starts,
-        "audio": [audio.sample_rate, audio.channels, audio.bitrate, audio.loudness, audio.true_peak],
-        # Another ffmpeg (NARRATE_FFMPEG) may limit, resample and encode differently: the episode is re-encoded.
-        "ffmpeg": ffmpeg_tool().version,
-    }
-    return hashlib.sha256(json.dumps(material).encode()).hexdigest()

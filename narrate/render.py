@@ -35,6 +35,7 @@ from narrate.errors import WRITE_ERRNOS, NarrateError, StorageError
 from narrate.fsutil import TMP_PREFIX
 from narrate.limits import MAX_TIMEOUT, MAX_WORKERS
 from narrate.model import VoiceSpec
+from narrate.plan import Piece
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +48,10 @@ CHECK_EVERY = 0.5  # seconds between checks, while waiting on workers, that the 
 
 
 @dataclass(frozen=True)
-class RenderJob:
-    """One piece of spoken text to render into the cache under `key`."""
-
-    key: str
-    text: str
-    voice: VoiceSpec
-    location: str
-
-
-@dataclass(frozen=True)
 class RenderFailure:
-    """A job that did not produce audio, and why."""
+    """A piece that did not produce audio, and why."""
 
-    job: RenderJob
+    job: Piece
     message: str
 
     def __str__(self) -> str:
@@ -104,7 +95,7 @@ def verify_and_trim(path: Path, text: str, voice: VoiceSpec) -> None:
         w.writeframes(samples[start:end].tobytes())
 
 
-def _render_one(engines: dict[str, Engine], targets: dict[str, str], cache: Cache, job: RenderJob,
+def _render_one(engines: dict[str, Engine], targets: dict[str, str], cache: Cache, job: Piece,
                 scratch: Path) -> tuple[int, int]:
     engine = engines.get(job.voice.engine)
     if engine is None:
@@ -117,9 +108,9 @@ def _render_one(engines: dict[str, Engine], targets: dict[str, str], cache: Cach
             fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".wav", dir=scratch)
             os.close(fd)
             tmp = Path(name)
-            engine.render(job.text, job.voice, tmp)
-            verify_and_trim(tmp, job.text, job.voice)
-        cached = cache.put(job.key, tmp, job.text)
+            engine.render(job.spoken, job.voice, tmp)
+            verify_and_trim(tmp, job.spoken, job.voice)
+        cached = cache.put(job.key, tmp, job.spoken)
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
@@ -171,7 +162,7 @@ class _Worker:
                                    daemon=True)
         self.process.start()
         child.close()
-        self.job: RenderJob | None = None
+        self.job: Piece | None = None
         self.deadline = 0.0
 
     def wait_ready(self, seconds: float = STARTUP_TIMEOUT) -> None:
@@ -186,7 +177,7 @@ class _Worker:
             raise NarrateError(f"a render worker did not start within {seconds:g}s"
                                + (f" (it exited with code {code})" if code is not None else ""))
 
-    def give(self, job: RenderJob, timeout: float) -> None:
+    def give(self, job: Piece, timeout: float) -> None:
         self.job, self.deadline = job, time.monotonic() + timeout
         self.conn.send(job)
 
@@ -240,15 +231,17 @@ def _alive(pid: int) -> bool:
 
 
 def render_jobs(
-    jobs: Sequence[RenderJob],
+    jobs: Sequence[Piece],
     cache: Cache,
     targets: dict[str, str],
     workers: int = 0,
     timeout: float = 120.0,
-    on_done: Callable[[RenderJob], None] | None = None,
+    on_done: Callable[[Piece], None] | None = None,
     in_process: bool = False,
 ) -> list[RenderFailure]:
-    """Render every job into the cache; after the first failure no new job starts. Returns the failures.
+    """Render every piece's spoken text into the cache under its key; after the first failure no new one starts.
+
+    Returns the failures.
 
     Raises StorageError (one line naming the folder) when the cache cannot be written or is removed
     meanwhile: that is no segment's fault, and every later segment would fail the same way.
@@ -280,8 +273,8 @@ def render_jobs(
     return failures
 
 
-def _render_in_workers(jobs: Sequence[RenderJob], cache: Cache, targets: dict[str, str], workers: int,
-                       timeout: float, on_done: Callable[[RenderJob], None] | None,
+def _render_in_workers(jobs: Sequence[Piece], cache: Cache, targets: dict[str, str], workers: int,
+                       timeout: float, on_done: Callable[[Piece], None] | None,
                        scratch: Path) -> list[RenderFailure]:
     count = min(workers or os.cpu_count() or 1, len(jobs), MAX_WORKERS)
     ctx = mp.get_context("spawn")
@@ -340,8 +333,8 @@ def _render_in_workers(jobs: Sequence[RenderJob], cache: Cache, targets: dict[st
     return failures
 
 
-def _render_in_process(jobs: Sequence[RenderJob], cache: Cache, targets: dict[str, str],
-                       on_done: Callable[[RenderJob], None] | None, scratch: Path) -> list[RenderFailure]:
+def _render_in_process(jobs: Sequence[Piece], cache: Cache, targets: dict[str, str],
+                       on_done: Callable[[Piece], None] | None, scratch: Path) -> list[RenderFailure]:
     engines: dict[str, Engine] = {}
     for job in jobs:
         try:

@@ -21,7 +21,7 @@ from narrate.errors import UserError, storage_errors
 from narrate.fsutil import TMP_PREFIX
 from narrate.model import Chapter, DocumentInfo, Episode, Location, Segment, Show, VoiceSpec
 from narrate.plan import EngineInfo, Gap, Piece, plan_episode
-from narrate.render import RenderJob, render_jobs
+from narrate.render import render_jobs
 from narrate.voices import open_engine, unavailable_voice
 
 #: What a show without a show file is, for `say`: the default cast, English, no lexicon.
@@ -53,7 +53,7 @@ def say_line(text: str, output: Path, scripts_dir: Path, role: str | None, engin
     pieces = [item for item in timeline if isinstance(item, Piece)]
     with tempfile.TemporaryDirectory(prefix=TMP_PREFIX + "say-") as scratch:
         cache = Cache(Path(scratch))
-        failures = render_jobs([RenderJob(p.key, p.spoken, p.voice, str(p.location)) for p in pieces], cache,
+        failures = render_jobs(pieces, cache,
                                engine_targets(), in_process=True)
         if failures:
             raise EngineError(failures[0].message)

@@ -1,13 +1,15 @@
 """Stage: write metadata and chapters into a finished MP3 with mutagen (ID3v2.3, CHAP + CTOC)."""
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import langcodes
 from mutagen.id3 import (
     APIC, CHAP, COMM, CTOC, ID3, PCST, TALB, TCON, TCOP, TDRC, TIT2, TLAN, TPE1, TRCK, USLT, WOAS, WXXX,
-    CTOCFlags, ID3NoHeaderError,
+    CTOCFlags, Frame, ID3NoHeaderError,
 )
 from mutagen.id3._tags import save_frame
 
@@ -54,6 +56,62 @@ def full_text(episode: Episode) -> str:
     return "\n\n".join(parts)
 
 
+#: Bump when how the frames are written changes (their order, the ID3 version); the frames themselves are keyed.
+TAG_FORMAT = 2  # 2: CHAP frames in time order after the CTOC, v2.3 date frames
+
+
+def _frames(show: Show, episode: Episode, artwork: Artwork | None) -> list[Frame]:
+    """Every frame but the chapters', in the order they are added: what write_tags writes and tag_key keys."""
+    language = iso639_2(show.language)
+    frames: list[Frame] = [
+        TIT2(encoding=3, text=episode.title),
+        TPE1(encoding=3, text=show.author),
+        TALB(encoding=3, text=show.title),
+        TRCK(encoding=3, text=str(episode.number)),
+        TDRC(encoding=3, text=episode.release_date.isoformat()),
+        TCON(encoding=3, text="Podcast"),
+        TLAN(encoding=3, text=language),
+        PCST(value=1),
+    ]
+    if show.copyright:
+        frames.append(TCOP(encoding=3, text=show.copyright))
+    if episode.summary:
+        frames.append(COMM(encoding=3, lang=language, desc="", text=episode.summary))
+    frames.append(USLT(encoding=3, lang=language, desc="", text=full_text(episode)))
+    source = episode.document.url or episode.link
+    if source:
+        frames.append(WOAS(url=source))
+        frames.append(WXXX(encoding=3, desc="Source", url=source))
+    if artwork:
+        frames.append(APIC(encoding=3, mime=artwork.mime, type=3, desc="Cover", data=artwork.data))
+    return frames
+
+
+def _chapter_frames(chapters: Sequence[ChapterTime]) -> list[Frame]:
+    """A CHAP frame per chapter, then the CTOC that lists them (none without chapters)."""
+    ids = [f"chp{i}" for i in range(len(chapters))]
+    frames: list[Frame] = [
+        CHAP(element_id=element_id, start_time=round(mark.start * 1000), end_time=round(mark.end * 1000),
+             start_offset=0xFFFFFFFF, end_offset=0xFFFFFFFF, sub_frames=[TIT2(encoding=3, text=mark.title)])
+        for element_id, mark in zip(ids, chapters)
+    ]
+    if chapters:
+        frames.append(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
+                           sub_frames=[TIT2(encoding=3, text="Chapters")]))
+    return frames
+
+
+def tag_key(show: Show, episode: Episode, artwork: Artwork | None, audio_key: str) -> str:
+    """Fingerprint of the tags write_tags gives this episode: its very frames, keyed from the same code.
+
+    The chapters' times follow from the audio (`audio_key`); their titles and table are keyed here.
+    """
+    untimed = [ChapterTime(c.title, 0.0, 0.0) for c in episode.chapters]
+    frames = [repr(frame) for frame in (*_frames(show, episode, artwork), *_chapter_frames(untimed))]
+    material = {"format": TAG_FORMAT, "audio": audio_key, "frames": frames}
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
+
+
 def write_tags(path: Path, show: Show, episode: Episode, chapters: Sequence[ChapterTime],
                artwork: Artwork | None) -> None:
     """Replace every tag in `path` with the episode's metadata and chapters, saved as ID3v2.3."""
@@ -64,33 +122,7 @@ def write_tags(path: Path, show: Show, episode: Episode, chapters: Sequence[Chap
         tags.clear()
     except ID3NoHeaderError:
         tags = _ChapterOrderID3()
-    language = iso639_2(show.language)
-    tags.add(TIT2(encoding=3, text=episode.title))
-    tags.add(TPE1(encoding=3, text=show.author))
-    tags.add(TALB(encoding=3, text=show.title))
-    tags.add(TRCK(encoding=3, text=str(episode.number)))
-    tags.add(TDRC(encoding=3, text=episode.release_date.isoformat()))
-    tags.add(TCON(encoding=3, text="Podcast"))
-    tags.add(TLAN(encoding=3, text=language))
-    tags.add(PCST(value=1))
-    if show.copyright:
-        tags.add(TCOP(encoding=3, text=show.copyright))
-    if episode.summary:
-        tags.add(COMM(encoding=3, lang=language, desc="", text=episode.summary))
-    tags.add(USLT(encoding=3, lang=language, desc="", text=full_text(episode)))
-    source = episode.document.url or episode.link
-    if source:
-        tags.add(WOAS(url=source))
-        tags.add(WXXX(encoding=3, desc="Source", url=source))
-    if artwork:
-        tags.add(APIC(encoding=3, mime=artwork.mime, type=3, desc="Cover", data=artwork.data))
-    ids = [f"chp{i}" for i in range(len(chapters))]
-    for element_id, mark in zip(ids, chapters):
-        tags.add(CHAP(element_id=element_id, start_time=round(mark.start * 1000), end_time=round(mark.end * 1000),
-                      start_offset=0xFFFFFFFF, end_offset=0xFFFFFFFF,
-                      sub_frames=[TIT2(encoding=3, text=mark.title)]))
-    if chapters:
-        tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
-                      sub_frames=[TIT2(encoding=3, text="Chapters")]))
+    for frame in (*_frames(show, episode, artwork), *_chapter_frames(chapters)):
+        tags.add(frame)
     tags.update_to_v23()  # mutagen writes v2.4-only frames (TDRC) into a v2.3 tag unless converted first
     tags.save(path, v2_version=3, v1=0)

@@ -128,14 +128,14 @@ def test_an_encode_failure_keeps_the_other_episodes(two_episodes: Path, tmp_path
     import narrate.build as build_module
     from narrate.errors import NarrateError
 
-    real = build_module._build_episode
+    real = build_module.build_episode
 
-    def failing(plan, *args, **kwargs):
-        if plan.episode.number == 2:
+    def failing(work, *args, **kwargs):
+        if work.plan.episode.number == 2:
             raise NarrateError("ffmpeg failed while encoding: simulated")
-        return real(plan, *args, **kwargs)
+        return real(work, *args, **kwargs)
 
-    monkeypatch.setattr(build_module, "_build_episode", failing)
+    monkeypatch.setattr(build_module, "build_episode", failing)
     report = build(two_episodes, _options(tmp_path, in_process=True))
     assert len(report.failures) == 1 and "002-second.md: ffmpeg failed while encoding" in report.failures[0]
     out = tmp_path / "audio"
@@ -171,9 +171,9 @@ def test_audio_gone_from_the_cache_is_one_line_with_the_segment_location_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Cache entries damaged between rendering and assembly (another process cleaning the cache, say): the
     episode fails with its segment's file:line, said once (it was `scripts/x.md: scripts/x.md:9: ...`)."""
-    import narrate.build
+    import narrate.episode
 
-    real_assemble = narrate.build.assemble
+    real_assemble = narrate.episode.assemble
 
     def assemble_after_damage(plan, cache, folder):  # noqa: ANN001, ANN202 - assemble's signature
         for wav in cache.root.rglob("*.wav"):
@@ -185,7 +185,7 @@ def test_audio_gone_from_the_cache_is_one_line_with_the_segment_location_once(
     assert CliRunner().invoke(main, args).exit_code == 0
     show = scripts / "show.yaml"  # a pause changed: the episode is assembled again from the cache, nothing rendered
     show.write_text(show.read_text(encoding="utf-8").replace("sentence: 0.2", "sentence: 0.25"), encoding="utf-8")
-    monkeypatch.setattr(narrate.build, "assemble", assemble_after_damage)
+    monkeypatch.setattr(narrate.episode, "assemble", assemble_after_damage)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error: ")]

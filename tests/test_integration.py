@@ -237,14 +237,16 @@ def test_hundred_consecutive_real_renders(tmp_path: Path) -> None:
     from narrate.cache import Cache, piece_key
     from narrate.engines import engine_targets
     from narrate.engines.pyttsx3_engine import Pyttsx3Engine
-    from narrate.model import VoiceSpec
-    from narrate.render import RenderJob, render_jobs
+    from narrate.model import Location, VoiceSpec
+    from narrate.plan import Piece
+    from narrate.render import render_jobs
 
     voice = VoiceSpec("pyttsx3", "gmw/en-us", 175)
     words = "archive letter socialism party committee Prague Moscow leadership session notes".split()
     texts = [f"Sentence number {i} mentions the {words[i % 10]} and the {words[(i * 3) % 10]} again." for i in range(100)]
     version = Pyttsx3Engine.version()
-    jobs = [RenderJob(piece_key(t, voice, version), t, voice, f"test:{i}") for i, t in enumerate(texts)]
+    jobs = [Piece(piece_key(t, voice, version), t, t, voice, "narrator", Location("test", i))
+            for i, t in enumerate(texts)]
     cache = Cache(tmp_path / "cache")
     failures = render_jobs(jobs, cache, engine_targets(), workers=2, timeout=60)
     assert failures == []

@@ -122,6 +122,21 @@ def test_one_paragraph_edit_renders_only_that_paragraph(two_episodes: Path, tmp_
     assert "002-second.md:9" in plan[2].describe()
 
 
+def test_a_feed_only_field_refreshes_the_record_without_touching_the_audio(show_dir: Path, tmp_path: Path) -> None:
+    """The episode type is in no tag but in the feed: the record is written again from the script (it stayed stale)."""
+    out = tmp_path / "audio"
+    _build(show_dir, out)
+    mp3 = _mp3(out, "001-first").read_bytes()
+    fake_engine.CALLS.clear()
+    script = show_dir / "001-first.md"
+    script.write_text(script.read_text().replace("summary: The first one.", "summary: The first one.\ntype: bonus"))
+    report = _build(show_dir, out)
+    assert fake_engine.CALLS == []
+    assert [e.action for e in report.plan] == ["retag"]
+    assert _mp3(out, "001-first").read_bytes() == mp3
+    assert b"<itunes:episodeType>bonus</itunes:episodeType>" in (out / "feed.xml").read_bytes()
+
+
 def test_chapter_rename_retags_only(show_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "audio"
     _build(show_dir, out)
