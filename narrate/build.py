@@ -326,7 +326,7 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
         written[:0] = published.written
         new_record = published.records
         log.debug("stage record: the build record")
-        if save_record(output, new_record):
+        if save_record(output, new_record, targets=show.audio):
             log.debug("build record updated")
         log.debug("stage cleanup: removing files nothing names any more")
         keep = {published.cover, *(name for rec in new_record.values() for name in published_files(rec))}
