@@ -65,8 +65,8 @@ def _unlisted(output: Path, listed: Sequence[EpisodeFiles], found: Findings) -> 
             return path if path is not None and path.is_file() and not not_regular(path) else None
 
         extra.append(EpisodeFiles(label=mp3.name, mp3=mp3, in_feed=False, number=rec.number if rec else 0,
-                              chapters=regular("chapters"), vtt=regular("vtt"), srt=regular("srt"),
-                              title=rec.title if rec else None))
+                                  chapters=regular("chapters"), vtt=regular("vtt"), srt=regular("srt"),
+                                  title=rec.title if rec else None))
     return extra
 
 

@@ -22,7 +22,8 @@ CUE_SLACK = 0.1
 LOUDNESS_TOLERANCE = 1.0
 
 
-def _read_cues(path: Path, vtt: bool, found: Findings, parsers: dict[str, ModuleType]) -> list[tuple[float, float, str]] | None:
+def _read_cues(path: Path, vtt: bool, found: Findings,
+               parsers: dict[str, ModuleType]) -> list[tuple[float, float, str]] | None:
     """A transcript's cues as (start, end, text), or None (with a problem) when it cannot be read."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -81,8 +82,9 @@ def check_episode(episode: EpisodeFiles, parsers: dict[str, ModuleType]) -> tupl
         found.problem("audio.decode", mp3.name, f"ffmpeg cannot decode it ({exc.message})")
     if duration is not None and episode.feed_duration is not None \
             and abs(duration - episode.feed_duration) > DURATION_TOLERANCE:
-        found.problem("audio.duration", FEED_NAME, f"{episode.label}: itunes:duration {episode.feed_duration} s differs from "
-                                 f"{mp3.name} ({duration:.1f} s)")
+        found.problem("audio.duration", FEED_NAME,
+                      f"{episode.label}: itunes:duration {episode.feed_duration} s differs from "
+                      f"{mp3.name} ({duration:.1f} s)")
 
     id3 = id3_chapters(mp3, found, episode)
     if id3 is not None:
@@ -102,11 +104,13 @@ def check_episode(episode: EpisodeFiles, parsers: dict[str, ModuleType]) -> tupl
         if episode.psc is not None:
             starts = [start for start, _title in episode.psc]
             if len(starts) != len(id3) or any(abs(s - c.start) > CHAPTER_TOLERANCE for s, c in zip(starts, id3)):
-                found.problem("chapters.psc-match", FEED_NAME, f"{episode.label}: psc:chapters start at "
-                                         f"{', '.join(f'{s:.3f}' for s in starts)} s, the MP3's chapters at "
-                                         f"{', '.join(f'{c.start:.3f}' for c in id3)} s")
+                found.problem("chapters.psc-match", FEED_NAME,
+                              f"{episode.label}: psc:chapters start at "
+                              f"{', '.join(f'{s:.3f}' for s in starts)} s, the MP3's chapters at "
+                              f"{', '.join(f'{c.start:.3f}' for c in id3)} s")
         elif id3 and episode.in_feed:
-            found.problem("chapters.psc-match", FEED_NAME, f"{episode.label}: no <psc:chapters> (gPodder reads chapters from them)")
+            found.problem("chapters.psc-match", FEED_NAME,
+                          f"{episode.label}: no <psc:chapters> (gPodder reads chapters from them)")
 
     counts: dict[str, int] = {}
     timings: dict[str, list[tuple[float, float]]] = {}
@@ -144,9 +148,11 @@ def check_loudness(path: Path, loudness: float, true_peak: float) -> tuple[Findi
         found.problem("audio.decode", path.name, exc.message)
         return found, None
     if not abs(measured.integrated - loudness) <= LOUDNESS_TOLERANCE:
-        found.problem("audio.loudness", path.name, f"integrated loudness {measured.integrated:.1f} LUFS is outside the target "
-                                 f"{loudness:.1f} ±{LOUDNESS_TOLERANCE:g} LU")
+        found.problem("audio.loudness", path.name,
+                      f"integrated loudness {measured.integrated:.1f} LUFS is outside the target "
+                      f"{loudness:.1f} ±{LOUDNESS_TOLERANCE:g} LU")
     if not measured.true_peak <= true_peak:
-        found.problem("audio.true-peak", path.name, f"true peak {measured.true_peak:.1f} dBTP is above the {true_peak:.1f} dBTP limit")
+        found.problem("audio.true-peak", path.name,
+                      f"true peak {measured.true_peak:.1f} dBTP is above the {true_peak:.1f} dBTP limit")
     return found, measured
 

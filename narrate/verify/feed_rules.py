@@ -98,8 +98,9 @@ def _check_channel(channel: ET.Element, data: bytes, rss: ET.Element, found: Fin
     if description is None or not _text(description):
         found.problem("channel.required", where, "channel <description> is missing or empty")
     elif len((description.text or "").encode("utf-8")) > MAX_DESCRIPTION_BYTES:
-        found.problem("channel.description-size", where, f"channel <description> is {len(description.text.encode('utf-8'))} bytes, "
-                             f"over Apple's {MAX_DESCRIPTION_BYTES}")
+        found.problem("channel.description-size", where,
+                      f"channel <description> is {len(description.text.encode('utf-8'))} bytes, "
+                      f"over Apple's {MAX_DESCRIPTION_BYTES}")
     image = channel.find(_tag(ITUNES_NS, "image"))
     if image is None or not image.get("href"):
         found.problem("channel.required", where, "channel <itunes:image href=...> is missing")
@@ -107,25 +108,29 @@ def _check_channel(channel: ET.Element, data: bytes, rss: ET.Element, found: Fin
     if category is None or not category.get("text"):
         found.problem("channel.required", where, "channel <itunes:category text=...> is missing")
     elif category.get("text") not in APPLE_CATEGORIES:
-        found.problem("channel.category", where, f"itunes:category '{category.get('text')}' is not an Apple Podcasts category")
+        found.problem("channel.category", where,
+                      f"itunes:category '{category.get('text')}' is not an Apple Podcasts category")
     explicit = _text(channel.find(_tag(ITUNES_NS, "explicit")))
     if explicit not in ("true", "false"):
-        found.problem("channel.explicit", where, f"channel <itunes:explicit> must be true or false (it is '{explicit}')")
+        found.problem("channel.explicit", where,
+                      f"channel <itunes:explicit> must be true or false (it is '{explicit}')")
 
     self_href = ""
     for link in channel.findall(_tag(ATOM_NS, "link")):
         if link.get("rel") == "self":
             self_href = link.get("href", "")
     if not self_href:
-        found.problem("channel.self-link", where, '<atom:link rel="self" href=...> is missing: cannot tell the feed\'s own URL')
+        found.problem("channel.self-link", where,
+                      '<atom:link rel="self" href=...> is missing: cannot tell the feed\'s own URL')
     elif not _is_absolute(self_href):
         found.problem("channel.self-link", where, f"atom:link self href '{self_href}' is not an absolute http(s) URL")
     guid = _text(channel.find(_tag(PODCAST_NS, "guid")))
     if not guid:
         found.problem("channel.podcast-guid", where, "channel <podcast:guid> is missing")
     elif self_href and guid != podcast_guid(self_href):
-        found.problem("channel.podcast-guid", where, f"podcast:guid {guid} is not the UUIDv5 of the feed URL "
-                             f"(expected {podcast_guid(self_href)})")
+        found.problem("channel.podcast-guid", where,
+                      f"podcast:guid {guid} is not the UUIDv5 of the feed URL "
+                      f"(expected {podcast_guid(self_href)})")
     elif not PODCAST_GUID_RE.match(guid):
         found.problem("channel.podcast-guid", where, f"podcast:guid {guid} is not a version 5 UUID")
     return self_href, _base_url(self_href)
@@ -209,7 +214,8 @@ def _check_item(item: ET.Element, index: int, output: Path, base: str, found: Fi
         if not length.isdigit():
             problem("item.enclosure-length", f"enclosure length '{length}' is not a whole number of bytes")
         elif mp3 is not None and int(length) != mp3.stat().st_size:
-            problem("item.enclosure-length", f"enclosure length {length} differs from the size of {mp3.name} ({mp3.stat().st_size} bytes)")
+            problem("item.enclosure-length",
+                    f"enclosure length {length} differs from the size of {mp3.name} ({mp3.stat().st_size} bytes)")
 
     duration_text = _text(item.find(_tag(ITUNES_NS, "duration")))
     feed_duration: int | None = None
@@ -255,7 +261,7 @@ def _check_item(item: ET.Element, index: int, output: Path, base: str, found: Fi
                 continue
             if psc and start < psc[-1][0]:
                 problem("item.psc", f"psc:chapters are not in time order ({chapter.get('start')} after "
-                        f"{clock(psc[-1][0])})")
+                                    f"{clock(psc[-1][0])})")
             if not chapter.get("title"):
                 problem("item.psc", f"psc:chapter at {chapter.get('start')} has no title")
             psc.append((start, chapter.get("title", "")))
@@ -272,12 +278,13 @@ def _check_item(item: ET.Element, index: int, output: Path, base: str, found: Fi
     if mp3 is None:
         return guid, title, None
     return guid, title, EpisodeFiles(label=label, mp3=mp3, number=int(number) if number.isdigit() else 0,
-                                 chapters=chapters_path, vtt=vtt_path, srt=srt_path,
-                                 feed_duration=feed_duration, psc=psc, title=title)
+                                         chapters=chapters_path, vtt=vtt_path, srt=srt_path,
+                                         feed_duration=feed_duration, psc=psc, title=title)
 
 
 
-def check_feed(output: Path, found: Findings, parsers: dict[str, ModuleType]) -> tuple[list[EpisodeFiles], Path | None] | None:
+def check_feed(output: Path, found: Findings,
+               parsers: dict[str, ModuleType]) -> tuple[list[EpisodeFiles], Path | None] | None:
     """The feed's rules; returns its episodes and the cover's local path, or None when it cannot be read."""
     path = output / FEED_NAME
     why = not_regular(path)
@@ -306,7 +313,8 @@ def check_feed(output: Path, found: Findings, parsers: dict[str, ModuleType]) ->
     if build_date is not None:
         problem = _pubdate_problem(_text(build_date))
         if problem:
-            found.problem("channel.last-build-date", FEED_NAME, "channel " + problem.replace("pubDate", "lastBuildDate"))
+            found.problem("channel.last-build-date", FEED_NAME,
+                          "channel " + problem.replace("pubDate", "lastBuildDate"))
 
     episodes: list[EpisodeFiles] = []
     identities: list[tuple[str, str]] = []
@@ -329,7 +337,8 @@ def check_feed(output: Path, found: Findings, parsers: dict[str, ModuleType]) ->
         href = image.get("href", "")
         cover = _local(output, base, href)
         if cover is None:
-            found.problem("channel.cover", FEED_NAME, f"itunes:image {href} is not under the feed's base URL {base or '(unknown)'}")
+            found.problem("channel.cover", FEED_NAME,
+                          f"itunes:image {href} is not under the feed's base URL {base or '(unknown)'}")
         elif not_regular(cover):
             found.problem("file.not-regular", cover.name, not_regular(cover) or "")
             found.special.add(cover)

@@ -22,8 +22,9 @@ def id3_chapters(path: Path, found: Findings, episode: EpisodeFiles | None = Non
         found.problem("tags.id3", where, f"cannot read its ID3 tag ({exc})")
         return None
     if tags.version[:2] != (2, 3):
-        found.problem("tags.id3", where, f"tag is ID3v{tags.version[0]}.{tags.version[1]}, not ID3v2.3 "
-                             "(Apple Podcasts mishandles v2.4 chapter titles)")
+        found.problem("tags.id3", where,
+                      f"tag is ID3v{tags.version[0]}.{tags.version[1]}, not ID3v2.3 "
+                      "(Apple Podcasts mishandles v2.4 chapter titles)")
     for frame, name in (("TIT2", "title"), ("TALB", "album"), ("TRCK", "track")):
         if not str(tags.get(frame, "")).strip():
             found.problem("tags.required", where, f"no {name} ({frame}) in the tag")
@@ -35,8 +36,9 @@ def id3_chapters(path: Path, found: Findings, episode: EpisodeFiles | None = Non
         number_differs = bool(episode.number) and bool(tagged_number) and tagged_number != str(episode.number)
         if title_differs or number_differs:
             owner = "the feed item" if episode.in_feed else "the build record"
-            found.problem("tags.identity", where, f"its tags say track {tagged_number} '{tagged_title}', but {owner} naming it is "
-                                 f"episode {episode.number} '{episode.title}': these bytes belong to another episode")
+            found.problem("tags.identity", where,
+                          f"its tags say track {tagged_number} '{tagged_title}', but {owner} naming it is "
+                          f"episode {episode.number} '{episode.title}': these bytes belong to another episode")
     genre = tags.get("TCON")
     if genre is None or "Podcast" not in [str(g) for g in genre.text]:
         found.problem("tags.required", where, "genre (TCON) is not Podcast")
@@ -57,7 +59,8 @@ def id3_chapters(path: Path, found: Findings, episode: EpisodeFiles | None = Non
         if not toc.flags & CTOCFlags.ORDERED:
             found.problem("chapters.frames", where, "the CTOC frame is not flagged ordered")
         if list(toc.child_element_ids) != ids:
-            found.problem("chapters.frames", where, f"the CTOC lists {list(toc.child_element_ids)}, but the chapters in time order are "
-                                 f"{ids}")
+            found.problem("chapters.frames", where,
+                          f"the CTOC lists {list(toc.child_element_ids)}, but the chapters in time order are "
+                          f"{ids}")
     return chapters
 

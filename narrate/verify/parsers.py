@@ -61,25 +61,29 @@ def _podcastparser(podcastparser: ModuleType, data: bytes, feed_url: str, items:
                 continue  # already a problem; nothing to match the parser's result by
             episode = episodes.get(guid)
             if episode is None and title in by_title:
-                found.problem("parser.podcastparser", where, f"podcastparser reads the guid of '{title}' as {by_title[title].get('guid')}"
-                                     f", not {guid}")
+                found.problem("parser.podcastparser", where,
+                              f"podcastparser reads the guid of '{title}' as {by_title[title].get('guid')}"
+                              f", not {guid}")
                 continue
             if episode is None:
-                found.problem("parser.podcastparser", where, f"podcastparser dropped the item '{title}' (guid {guid}): "
-                                     "it keeps only items with a guid and exactly one enclosure")
+                found.problem("parser.podcastparser", where,
+                              f"podcastparser dropped the item '{title}' (guid {guid}): "
+                              "it keeps only items with a guid and exactly one enclosure")
                 continue
             if not episode.get("title"):
                 found.problem("parser.podcastparser", where, f"podcastparser finds no title for item guid {guid}")
             if len(episode.get("enclosures", [])) != 1:
-                found.problem("parser.podcastparser", where, f"podcastparser finds {len(episode.get('enclosures', []))} enclosures "
-                                     f"in item '{title}'")
+                found.problem("parser.podcastparser", where,
+                              f"podcastparser finds {len(episode.get('enclosures', []))} enclosures "
+                              f"in item '{title}'")
 
 
 def _feedparser(feedparser: ModuleType, data: bytes, items: Sequence[tuple[str, str]], found: Findings) -> None:
     where = FEED_NAME
     result = feedparser.parse(data)
     if result.get("bozo"):
-        found.problem("parser.feedparser", where, f"feedparser reports a malformed feed ({result.get('bozo_exception')})")
+        found.problem("parser.feedparser", where,
+                      f"feedparser reports a malformed feed ({result.get('bozo_exception')})")
     entries = {e.get("id"): e for e in result.get("entries", [])}
     for guid, title in items:
         if not guid:
@@ -91,5 +95,6 @@ def _feedparser(feedparser: ModuleType, data: bytes, items: Sequence[tuple[str, 
         if not entry.get("title"):
             found.problem("parser.feedparser", where, f"feedparser finds no title for entry guid {guid}")
         if len(entry.get("enclosures", [])) != 1:
-            found.problem("parser.feedparser", where, f"feedparser finds {len(entry.get('enclosures', []))} enclosures in '{title}'")
+            found.problem("parser.feedparser", where,
+                          f"feedparser finds {len(entry.get('enclosures', []))} enclosures in '{title}'")
 
