@@ -308,3 +308,13 @@ def test_check_uses_the_shows_own_loudness_targets_and_options_override_them(tmp
     result = runner.invoke(main, ["check", "--published", str(out), "--loudness", "-16"])
     assert result.exit_code == 1
     assert "is outside the target -16.0 ±1 LU" in result.output
+
+
+def test_missing_parsers_are_said_once_and_not_claimed(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("podcastparser", "feedparser", "webvtt", "srt"):
+        monkeypatch.setitem(sys.modules, name, None)
+    report = check_published(built)
+    assert report.problems == ("check --published: cannot read the output back with podcastparser, feedparser, "
+                               "webvtt-py, srt: they are not installed (reinstall narrate: pip install -e .); the "
+                               "rules that need them were skipped",), report.problems
+    assert "feed.xml: 2 episodes, read with an XML parser" in report.lines, report.lines
