@@ -392,7 +392,7 @@ def _publish(sources: _Sources, new_record: dict[str, EpisodeRecord], work: dict
                         {slug: w.art for slug, w in work.items()}, today)
     written[:0] = published.written
     log.debug("stage record: the build record")
-    if save_record(output, published.records):
+    if save_record(output, published.records, targets=sources.show.audio):
         log.debug("build record updated")
     return published, written
 

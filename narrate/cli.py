@@ -133,19 +133,20 @@ def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[i
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path), required=False)
 @click.option("--published", is_flag=True, help="Check built output (default folder: audio) instead of scripts.")
-@click.option("--loudness", type=Number(*LOUDNESS, "a loudness in LUFS"), default=-16.0, show_default=True,
+@click.option("--loudness", type=Number(*LOUDNESS, "a loudness in LUFS"), default=None,
               help=f"With --published: the integrated loudness target (LUFS, {LOUDNESS[0]:g} to {LOUDNESS[1]:g}) "
-                   "the show was built for.")
-@click.option("--true-peak", type=Number(*TRUE_PEAK, "a true peak in dBTP"), default=-1.0, show_default=True,
-              help=f"With --published: the true-peak ceiling (dBTP, {TRUE_PEAK[0]:g} to {TRUE_PEAK[1]:g}) the show "
-                   "was built for.")
+                   "instead of the one the build record holds (-16 when it holds none).")
+@click.option("--true-peak", type=Number(*TRUE_PEAK, "a true peak in dBTP"), default=None,
+              help=f"With --published: the true-peak ceiling (dBTP, {TRUE_PEAK[0]:g} to {TRUE_PEAK[1]:g}) "
+                   "instead of the one the build record holds (-1 when it holds none).")
 @click.pass_context
-def check(ctx: click.Context, folder: Path | None, published: bool, loudness: float, true_peak: float) -> None:
+def check(ctx: click.Context, folder: Path | None, published: bool, loudness: float | None,
+          true_peak: float | None) -> None:
     """Validate the scripts in FOLDER (default: scripts) without rendering, or built output with --published."""
     from narrate.ui import print_check_table
 
     if published:
-        from narrate.published import check_published
+        from narrate.verify import check_published
         from narrate.ui import print_published_report
 
         report = check_published(folder or Path("audio"), loudness=loudness, true_peak=true_peak)

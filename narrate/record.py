@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from narrate.errors import UserError
 from narrate.fsutil import write_if_changed
@@ -80,6 +80,24 @@ def document_info(data: Mapping[str, Any] | DocumentInfo) -> DocumentInfo:
     return DocumentInfo(authors=tuple(a for a in (str(x).strip() for x in authors) if a), **texts)
 
 
+@dataclass(frozen=True)
+class Targets:
+    """The loudness targets the show was built for: integrated loudness (LUFS) and true-peak ceiling (dBTP)."""
+
+    loudness: float = -16.0
+    true_peak: float = -1.0
+
+
+def load_targets(output: Path) -> Targets:
+    """The targets the build record holds; the defaults when it holds none or cannot be read."""
+    try:
+        data = json.loads((output / RECORD_NAME).read_text(encoding="utf-8"))
+        targets = data["targets"]
+        return Targets(float(targets["loudness"]), float(targets["true_peak"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return Targets()
+
+
 def load_record(output: Path) -> dict[str, EpisodeRecord]:
     """Published episodes by slug; an unreadable record is logged and treated as empty (a fresh build)."""
     path = output / RECORD_NAME
@@ -95,10 +113,20 @@ def load_record(output: Path) -> dict[str, EpisodeRecord]:
         return {}
 
 
-def save_record(output: Path, episodes: dict[str, EpisodeRecord]) -> bool:
-    """Write the build record atomically when it changed; True when written."""
-    data = {"version": RECORD_VERSION,
-            "episodes": {slug: asdict(episodes[slug]) for slug in sorted(episodes)}}
+class _HasTargets(Protocol):
+    loudness: float
+    true_peak: float
+
+
+def save_record(output: Path, episodes: dict[str, EpisodeRecord], targets: _HasTargets | None = None) -> bool:
+    """Write the build record atomically when it changed; True when written.
+
+    `targets` (the show's audio settings, or a Targets) gives the loudness targets `check --published` reads back.
+    """
+    data: dict[str, Any] = {"version": RECORD_VERSION}
+    if targets is not None:
+        data["targets"] = {"loudness": targets.loudness, "true_peak": targets.true_peak}
+    data["episodes"] = {slug: asdict(episodes[slug]) for slug in sorted(episodes)}
     return write_if_changed(output / RECORD_NAME, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode())
 
 

@@ -100,7 +100,7 @@ def print_voices(engine_name: str | None, language: str | None) -> None:
     out.print(table)
 
 
-def print_published_report(report) -> None:  # noqa: ANN001 - narrate.published.PublishedReport
+def print_published_report(report) -> None:  # noqa: ANN001 - narrate.verify.PublishedReport
     """The result of `narrate check --published`."""
     for line in report.lines:
         out.print(line, markup=False, highlight=False)

@@ -23,7 +23,7 @@ from mutagen.id3 import ID3, CTOCFlags
 from narrate.audio import find_ffmpeg, measure_loudness
 from narrate.build import BuildOptions, build
 from narrate.publish import published_paths
-from narrate.published import check_published
+from narrate.verify import check_published
 from narrate.transcript import parse_webvtt
 from tests.conftest import PYTTSX3_CAST, require_tool, show_yaml, write_show
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from mutagen.id3 import ID3
 
-from narrate.published import check_published
+from narrate.verify import check_published
 from narrate.record import RECORD_NAME
 from tests.conftest import PYTTSX3_CAST, show_yaml, write_show
 

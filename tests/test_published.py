@@ -14,7 +14,7 @@ from narrate.cli import main
 from narrate.cover import default_cover
 from narrate.feed import FeedItem, build_feed
 from narrate.model import Chapter, DocumentInfo, Episode, Location, Show
-from narrate.published import PublishedReport, check_published
+from narrate.verify import PublishedReport, check_published
 from narrate.record import ChapterTime, Cue, EpisodeRecord
 from narrate.tags import write_tags
 from narrate.transcript import chapters_json, srt, webvtt
