@@ -23,10 +23,17 @@ from narrate.cover import cover_problem
 from narrate.errors import NarrateError
 from narrate.publish import CONTENT_NAME_RE, sidecar_names
 from narrate.record import load_record, load_targets
+from narrate.timefmt import duration
 from narrate.verify.episode_rules import check_episode, check_loudness
 from narrate.verify.feed_rules import check_feed
 from narrate.verify.parsers import available_parsers, missing_parsers
-from narrate.verify.rules import RULES, EpisodeFiles, Findings, PublishedReport, clock, not_regular
+from narrate.verify.rules import (
+    RULES,
+    EpisodeFiles,
+    Findings,
+    PublishedReport,
+    not_regular,
+)
 
 __all__ = ["RULES", "PublishedReport", "check_published"]
 
@@ -133,7 +140,7 @@ def check_published(output: Path, loudness: float | None = None, true_peak: floa
 
 def _summary(episode: EpisodeFiles, measured: dict[str, Any]) -> str:
     """`episode 1: 12:31, -16.1 LUFS, -1.8 dBTP, 6 chapters, 143 cues`."""
-    parts = [clock(measured["duration"]) if "duration" in measured else "duration unknown"]
+    parts = [duration(measured["duration"]) if "duration" in measured else "duration unknown"]
     if "integrated" in measured:
         parts += [f"{measured['integrated']:.1f} LUFS", f"{measured['true_peak']:.1f} dBTP"]
     if "chapters" in measured:

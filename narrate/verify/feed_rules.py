@@ -11,10 +11,19 @@ from urllib.parse import unquote, urlsplit
 
 from narrate.categories import APPLE_CATEGORIES
 from narrate.cover import cover_problem
-from narrate.feed import ATOM_NS, CONTENT_NS, ITUNES_NS, MAX_DESCRIPTION_BYTES, PODCAST_NS, PSC_NS, podcast_guid
+from narrate.feed import (
+    ATOM_NS,
+    CONTENT_NS,
+    ITUNES_NS,
+    MAX_DESCRIPTION_BYTES,
+    PODCAST_NS,
+    PSC_NS,
+    podcast_guid,
+)
 from narrate.publish import FEED_NAME
+from narrate.timefmt import duration
 from narrate.verify.parsers import check_with_parsers
-from narrate.verify.rules import EpisodeFiles, Findings, clock, not_regular
+from narrate.verify.rules import EpisodeFiles, Findings, not_regular
 
 CHAPTERS_TYPE = "application/json+chapters"
 PODCAST_GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -261,7 +270,7 @@ def _check_item(item: ET.Element, index: int, output: Path, base: str, found: Fi
                 continue
             if psc and start < psc[-1][0]:
                 problem("item.psc", f"psc:chapters are not in time order ({chapter.get('start')} after "
-                                    f"{clock(psc[-1][0])})")
+                                    f"{duration(psc[-1][0])})")
             if not chapter.get("title"):
                 problem("item.psc", f"psc:chapter at {chapter.get('start')} has no title")
             psc.append((start, chapter.get("title", "")))

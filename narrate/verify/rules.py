@@ -154,10 +154,3 @@ def not_regular(path: Path) -> str | None:
         return f"is a symbolic link to {os.path.realpath(path)}, {kind}, not a regular file; publish the real file"
     return f"is {kind}, not a regular file; publish the real file"
 
-
-def clock(seconds: float) -> str:
-    """`m:ss` or `h:mm:ss`, rounded to the second."""
-    whole = int(round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
