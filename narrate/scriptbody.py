@@ -145,6 +145,7 @@ def parse_body(body: str, first_line: int, shown: str, show: Show | None, proble
             if list_depth:
                 problems.add(loc, "a heading cannot be inside a list item; end the list before it (a blank line, "
                              "then the heading unindented)")
+                marker = None  # reported once: the item's missing text is this same mistake
                 continue
             if token.tag != "h1":
                 problems.add(loc, f"use '#' for chapter headings ('{token.markup}' is not supported)")
