@@ -167,6 +167,9 @@ class EngineInfo:
     def accepts_phonemes(self, engine: str) -> bool:
         return type(self.engines[engine]).accepts_phonemes
 
+    def applies_pitch(self, engine: str) -> bool:
+        return type(self.engines[engine]).applies_pitch
+
 
 def plan_episode(show: Show, episode: Episode, info: EngineInfo) -> EpisodePlan:
     """The timeline of one episode: pieces with cache keys, and the gaps the show's settings ask for."""
@@ -238,7 +241,9 @@ def _segment_pieces(segment: Segment, language: str, lexicon: tuple, info: Engin
             items.append(Gap(audio.pause_sentence if previous_ends else audio.pause_clause))
         elif said_marker:
             spoken = f"{said_marker} {spoken}"
-        key = piece_key(spoken, voice, info.version(voice.engine), info.voice_version(voice))
+        # A pitch the engine ignores does not shape the sound: changing it must not render again.
+        keyed = voice if voice.pitch is None or info.applies_pitch(voice.engine) else replace(voice, pitch=None)
+        key = piece_key(spoken, keyed, info.version(voice.engine), info.voice_version(voice))
         text = f"{unsaid} {cue}" if unsaid else cue
         items.append(Piece(key, text, spoken, voice, segment.role, segment.location))
         unsaid, previous_ends = "", ends_sentence
