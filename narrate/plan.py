@@ -16,7 +16,7 @@ from sentencex import segment as split_sentences
 from narrate.cache import piece_key
 from narrate.engines import Engine
 from narrate.errors import UserError
-from narrate.lexicon import merge_lexicons
+from narrate.lexicon import holds_sentence, merge_lexicons
 from narrate.model import AudioSettings, Episode, Location, Pause, Segment, Show, VoiceSpec
 from narrate.normalize import has_words, nothing_to_say, spoken_text
 
@@ -69,7 +69,14 @@ class EpisodePlan:
 def split_cues(text: str, language: str = "en") -> list[tuple[str, bool]]:
     """Split a paragraph into cues: (cue text, whether it ends a sentence). Joined by spaces they give `text`."""
     cues: list[tuple[str, bool]] = []
+    sentences: list[str] = []
     for sentence in split_sentences(language.split("-")[0], text):
+        # "Amb. Dobrynin", "vol. 2": the splitter took the abbreviation's full stop for a sentence's end.
+        if sentences and holds_sentence(sentences[-1], sentence, language):
+            sentences[-1] += sentence
+        else:
+            sentences.append(sentence)
+    for sentence in sentences:
         sentence = sentence.strip()
         if sentence:
             parts = _split_long(sentence)

@@ -71,7 +71,7 @@ def test_merge_episode_overrides_show() -> None:
     assert apply_lexicon("Husák and Dubček", merged) == "HOO-shahk and DOOB-check"
 
 
-SHAPE = "must be a string or a mapping with 'say'/'phonemes'"
+SHAPE = "must be a string or a mapping with 'say'/'phonemes' (or a list of such mappings)"
 
 
 @pytest.mark.parametrize(
