@@ -130,6 +130,7 @@ _MONTH_SHORT = {"Jan": "January", "Feb": "February", "Mar": "March", "Apr": "Apr
                 "Nov": "November", "Dec": "December"}
 # A month written out, or abbreviated with or without its full stop ("Sept. 12", "4 Jan 1957").
 _MONTH = rf"((?:{_MONTHS})(?!\w)|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)(?:\.|(?!\w)))"
+_ANY_MONTH = _MONTH.replace("(", "(?:", 1)
 _NOT_MORE = r"(?!\w|[-–.,]\d)"  # the number ends here: no letter, no further digits
 _SUFFIX = r"(?:st|nd|rd|th)?"
 # Between the two days of a span: "20-21", "20–21", "20/21", "20 to 21", "20 and 21" (a "the" may follow).
@@ -160,16 +161,18 @@ _MERIDIEM = re.compile(r"(?<![\w.,:])(\d{1,2})(?:[:.](\d{2}))?\s?(?i:([ap])(?:\.
 _CLOCK = re.compile(r"(?<![\w.,:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\w:]|[.,]\d)")
 
 _ISO_DATE = re.compile(r"(?<![\w.,\-–])(\d{4})-(\d{2})-(\d{2})" + _NOT_MORE)
-_MONTH_DAY = re.compile(rf"(?<!\w){_MONTH}\s+(\d{{1,2}}){_SUFFIX}(?:{_SPAN}(\d{{1,2}}){_SUFFIX})?{_NOT_MORE}"
+_MONTH_DAY = re.compile(rf"(?<!\w){_MONTH}\s+(\d{{1,2}}){_SUFFIX}"
+                        rf"(?:{_SPAN}(\d{{1,2}}){_SUFFIX}(?!\s+(?:of\s+)?{_ANY_MONTH}))?{_NOT_MORE}"
                         rf"(?:,?\s+(\d{{4}}){_NOT_MORE})?")
 _DAY_MONTH = re.compile(rf"((?<!\w)[Tt]he\s+)?(?<![\w.,])(\d{{1,2}}){_SUFFIX}(?:{_SPAN}(\d{{1,2}}){_SUFFIX})?"
                         rf"\s+(?:of\s+)?{_MONTH}(?:,?\s+(\d{{4}}){_NOT_MORE})?")
 _MONTH_YEAR = re.compile(r"(?<!\w)(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?\s+(\d{4})" + _NOT_MORE)
 
 _CURRENCIES = {"$": ("dollar", "dollars"), "£": ("pound", "pounds"), "€": ("euro", "euros")}
-_MONEY = re.compile(r"(?<!\w)(US)?([$£€])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?"
+_MONEY = re.compile(r"(?<!\w)(US ?|[\ue000-\uec7f] ?)?([$£€]) ?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?"
                     r"(?:\s+(thousand|million|billion)(?!\w))?(?!\w|[.,]\d)")
 _PERCENT = re.compile(r"(?<=\d) ?%")
+_MINUS = re.compile(r"(?:^|(?<=[\s(]))[-−](?=\d)")  # "-5°C": a sign, not a dash or a range
 _VULGAR = "½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅐⅛⅜⅝⅞⅑⅒"
 _VULGAR_FRACTION = re.compile(rf"(?:(?<![\w.,])(\d+)[ \u00a0]?)?([{_VULGAR}])")
 _FRACTION = re.compile(r"(?<![\w/⁄.,])(?:(\d+)[ \u00a0]+)?(\d{1,3})([/⁄])(\d{1,3})(?![\w/⁄]|[.,]\d)")
@@ -377,6 +380,8 @@ def _fractions(text: str, shield: _Shield) -> str:
     def ascii_fraction(match: re.Match[str]) -> str:
         whole, numerator, slash, denominator = match.groups()
         top, bottom = int(numerator), int(denominator)
+        if _word_before(match.string, match.start(), shield) in _COUNT_WORDS:
+            return match.group(0)  # "No. 4/5" is a file number
         # A fraction slash is always a fraction; "/" only for a proper fraction of a small denominator.
         if not (0 < top < bottom <= 100 or (slash == "⁄" and 0 < bottom)):
             return match.group(0)
@@ -408,14 +413,17 @@ def _decimal(whole: str, fraction: str) -> str:
     return f"{_cardinal(whole)} point " + " ".join(_cardinal(d) for d in fraction)
 
 
-def _money(match: re.Match[str]) -> str:
+def _money(match: re.Match[str], shield: _Shield) -> str:
     """ "$2.5 million" -> "two point five million dollars"; the symbol is said after the number."""
     us, symbol, whole, fraction, scale = match.groups()
+    before = ""
+    if us and us.strip() != "US" and shield.reveal(us.strip()) != "U S":
+        before, us = us, None  # a hidden span before the symbol, not the lexicon's "U S"
     amount = _decimal(whole, fraction) if fraction else _cardinal(whole)
     one, many = _CURRENCIES[symbol]
     unit = one if whole == "1" and not fraction and not scale else many
     unit = f"U S {unit}" if us else unit
-    return f"{amount} {scale} {unit}" if scale else f"{amount} {unit}"
+    return before + (f"{amount} {scale} {unit}" if scale else f"{amount} {unit}")
 
 
 def _decade(digits: str) -> str:
@@ -426,7 +434,8 @@ def _decade(digits: str) -> str:
 
 def _numbers(text: str, shield: _Shield) -> str:
     """Money, percentages, decades, ordinals, ranges, then every remaining number."""
-    text = _MONEY.sub(_money, text)
+    text = _MONEY.sub(lambda m: _money(m, shield), text)
+    text = _MINUS.sub("minus ", text)
     text = _PERCENT.sub(" percent", text)
 
     def counted(match: re.Match[str]) -> bool:
