@@ -159,10 +159,15 @@ def primary_language(language: str) -> str:
     return re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
 
 
-@functools.lru_cache(maxsize=8)
 def default_lexicon(language: str = "en") -> tuple[LexiconEntry, ...]:
     """The table shipped with narrate for `language` (none for most); a broken table is a packaging bug, so it raises."""
-    name = DEFAULT_TABLES.get(primary_language(language))
+    return _load_default(primary_language(language))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_default(language: str) -> tuple[LexiconEntry, ...]:
+    """The parsed table of a primary language subtag (`_load_default.cache_clear()` reads it again)."""
+    name = DEFAULT_TABLES.get(language)
     if name is None:
         return ()
     from narrate.yamlfile import load_yaml
@@ -303,9 +308,11 @@ def apply_lexicon(
 
 
 @functools.lru_cache(maxsize=8)
-def _held_terms(language: str) -> tuple[re.Pattern[str], tuple[tuple[LexiconEntry, ...], ...]] | None:
+def _held_terms(
+    default: tuple[LexiconEntry, ...],
+) -> tuple[re.Pattern[str], tuple[tuple[LexiconEntry, ...], ...]] | None:
     """The default terms with a full stop that only hold before something: they never end a sentence."""
-    held = tuple(e for e in default_lexicon(language) if e.term.endswith(".") and e.before)
+    held = tuple(e for e in default if e.term.endswith(".") and e.before)
     compiled = _compile(held)
     if compiled is None:
         return None
@@ -316,7 +323,7 @@ def _held_terms(language: str) -> tuple[re.Pattern[str], tuple[tuple[LexiconEntr
 def holds_sentence(sentence: str, following: str, language: str = "en") -> bool:
     """Whether `sentence` only seems to end: its last word is a default abbreviation such as "Gen." or
     "p." that the `following` text completes ("Gen. Pavlovsky", "p. 5"), so a splitter must not cut."""
-    compiled = _held_terms(primary_language(language))
+    compiled = _held_terms(default_lexicon(language))
     if compiled is None:
         return False
     pattern, ordered = compiled

@@ -550,9 +550,13 @@ def nothing_to_say(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=32)
+def _merged(default: tuple[LexiconEntry, ...], lexicon: tuple[LexiconEntry, ...]) -> tuple[LexiconEntry, ...]:
+    return merge_lexicons(default, lexicon)
+
+
 def effective_lexicon(language: str, lexicon: tuple[LexiconEntry, ...]) -> tuple[LexiconEntry, ...]:
     """The default table of `language` with `lexicon` (show and episode) over it."""
-    return merge_lexicons(default_lexicon(language), lexicon)
+    return _merged(default_lexicon(language), tuple(lexicon))
 
 
 def spoken_text(
@@ -570,6 +574,5 @@ def spoken_text(
     # Phoneme blocks already in the script are hidden so the lexicon cannot rewrite them either.
     text = _PHONEME_BLOCK.sub(lambda m: shield.hide(m.group(0)), text)
     # Replacements are hidden too: the lexicon has the last word on how its terms are said.
-    text = apply_lexicon(text, effective_lexicon(primary_language(language), tuple(lexicon)), phonemes,
-                         mark=shield.hide)
+    text = apply_lexicon(text, effective_lexicon(language, lexicon), phonemes, mark=shield.hide)
     return _normalize(text, language, shield)
