@@ -158,6 +158,10 @@ _BRACKET = re.compile(r"\[([^\[\]\n]*)\]")
 # Clock times. With a.m./p.m. the separator may be a colon or a full stop ("5.40 p.m."); without, only
 # a colon makes a time ("19:20"), since "5.40" alone is a decimal.
 _MERIDIEM = re.compile(r"(?<![\w.,:])(\d{1,2})(?:[:.](\d{2}))?\s?(?i:([ap])(?:\.\s?)?m(?!\w)(\.)?)")
+# A dash between two times is "to": "10:30-11:00", "9 a.m.–5 p.m.".
+_TIME_RANGE = re.compile(r"(\d{1,2}:\d{2}|(?<=\d)\s?(?i:[ap]\.?\s?m\b\.?))\s*[-–]\s*"
+                         r"(?=\d{1,2}(?::\d{2}|(?:[:.]\d{2})?\s?(?i:[ap]\.?\s?m\b)))")
+_HOUR_RANGE = re.compile(r"(?<![\w.,:])(\d{1,2})\s*[-–]\s*(?=\d{1,2}(?:[:.]\d{2})?\s?(?i:[ap]\.?\s?m\b))")
 _CLOCK = re.compile(r"(?<![\w.,:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\w:]|[.,]\d)")
 
 _ISO_DATE = re.compile(r"(?<![\w.,\-–])(\d{4})-(\d{2})-(\d{2})" + _NOT_MORE)
@@ -300,6 +304,7 @@ def _times(text: str, shield: _Shield) -> str:
             spoken += f" and {_cardinal(str(seconds))} second{'s' if seconds != 1 else ''}"
         return spoken
 
+    text = _HOUR_RANGE.sub(r"\1 to ", _TIME_RANGE.sub(r"\1 to ", text))
     text = _MERIDIEM.sub(meridiem, text)
     return _CLOCK.sub(clock, text)
 
