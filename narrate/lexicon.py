@@ -248,6 +248,14 @@ def _ends_text(text: str, end: int) -> bool:
     return not text[end:].strip(" \t\n\"'’”»")
 
 
+def _ends_sentence(entry: LexiconEntry, text: str, end: int) -> bool:
+    """Whether the full stop of `entry`'s term at `end` also ends a sentence: at the end of the text, or,
+    for a term said after a number ("03:40 hrs. From"), before a capital."""
+    if _ends_text(text, end):
+        return True
+    return bool(entry.after) and re.match(r"\s+[\"'“‘]?[A-Z\ue000-\uec7f]", text[end:]) is not None
+
+
 @functools.lru_cache(maxsize=64)
 def _compile(
     entries: tuple[LexiconEntry, ...],
@@ -280,7 +288,8 @@ def apply_lexicon(
     """Replace each lexicon term in `text` with its respelling (or `[[phonemes]]`) in one pass.
 
     `mark`, when given, wraps each replacement; normalisation uses it to shield them from its rules.
-    A term ending in a full stop at the end of the text keeps the stop: it also ends the sentence.
+    A term ending in a full stop at the end of the text keeps the stop: it also ends the sentence (so does a
+    term said after a number, before a capital).
     """
     compiled = _compile(tuple(entries))
     if compiled is None:
@@ -300,7 +309,7 @@ def apply_lexicon(
             out = " " + out
         if end < len(text) and text[end].isalnum() and not entry.term[-1].isalnum():
             out += " "
-        if entry.term.endswith(".") and _ends_text(match.string, match.end()) and entry.say[-1:] not in ".!?":
+        if entry.term.endswith(".") and entry.say[-1:] not in ".!?" and _ends_sentence(entry, text, end):
             out += "."
         return out
 
