@@ -22,6 +22,7 @@ from collections.abc import Callable
 from importlib.resources import files
 
 from narrate.model import LexiconEntry
+from narrate.shield import is_capital
 
 _ENTRY_KEYS = ("say", "phonemes", "before", "after", "note")
 _SHAPE = "must be a string or a mapping with 'say'/'phonemes' (or a list of such mappings)"
@@ -225,7 +226,6 @@ _NUMBER_AHEAD = re.compile(r"\s*(?:\d|(?!I\s+\w)(?:[IVXLC]+|[ivxlc]+)(?![\w'’]
 _NAME_AHEAD = re.compile(r"\s+(?:\w|[\ue000-\uf8ff])")
 _NUMBER_BEHIND = re.compile(r"\d(?:st|nd|rd|th)?\s*$")
 _ONE_BEHIND = re.compile(r"(?<![\d.,])1\s*$")
-_PRIVATE_UPPER = range(0xE000, 0xEC80)  # narrate.normalize's placeholders for spans starting with a capital
 
 
 def _holds(entry: LexiconEntry, text: str, start: int, end: int) -> bool:
@@ -235,7 +235,7 @@ def _holds(entry: LexiconEntry, text: str, start: int, end: int) -> bool:
     if entry.before == "name":
         ahead = _NAME_AHEAD.match(text, end)
         char = text[ahead.end() - 1] if ahead else ""
-        if not (char.isupper() or (char and ord(char) in _PRIVATE_UPPER)):
+        if not is_capital(char):
             return False
     behind = text[max(0, start - 40):start]
     if entry.after == "number" and not _NUMBER_BEHIND.search(behind):
