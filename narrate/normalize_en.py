@@ -347,7 +347,7 @@ def _numbers(text: str, shield: Shield) -> str:
         count = counted(match)
         # "1968-69" is read in full: "nineteen sixty-eight to nineteen sixty-nine"; so is "pages 112-14".
         plural = _word_before(match.string, match.start(), shield).endswith("s")
-        if len(second) < len(first) and (_is_year(first) and not count or count and plural):
+        if len(second) < len(first) <= MAX_NUMBER_DIGITS and (_is_year(first) and not count or count and plural):
             longer = first[:len(first) - len(second)] + second
             if int(longer) > int(first):
                 second = longer
