@@ -12,10 +12,9 @@ from num2words import num2words
 
 from narrate.shield import Shield, is_capital
 
-# Numbers are spelled by num2words, never by tables of our own. Words (titles, editorial
-# abbreviations, acronyms, units) are in the default lexicon, narrate/data/lexicon-en.yaml, which is
-# applied before these rules; its replacements are hidden from them, so rules that need to know the
-# word before or after a number read it through the shield (`_word_before`, `_text_after`).
+# Numbers are spelled by num2words, never by tables of our own. The lexicon's replacements are hidden
+# from these rules; a rule that needs the word before or after a number reads it through the shield
+# (`_word_before`, `_text_after`).
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December")
 _MONTH_NAMES = _MONTHS.split("|")
 _MONTH_SHORT = {"Jan": "January", "Feb": "February", "Mar": "March", "Apr": "April", "Jun": "June",
@@ -290,7 +289,7 @@ def _fractions(text: str, shield: Shield) -> str:
 
 
 def _sub_items(text: str, shield: Shield) -> str:
-    """ "7(b)" -> "7 b", "12(3)(a)(ii)" -> "12 three a two": numbered sub-items as a narrator reads them."""
+    """ "7(b)" -> "7 b", "12(3)(a)(ii)" -> "12 three ay two": numbered sub-items as a narrator reads them."""
 
     def items(match: re.Match[str]) -> str:
         spoken = []
@@ -392,7 +391,9 @@ def _roman(text: str, shield: Shield) -> str:
         if not sequence and (not is_capital(word[0]) or shown in _STOP_WORDS or acronym):
             return match.group(0)
         value = _roman_value(numeral)
-        if not (1 if sequence else 2) <= value <= 39:
+        # A lone I only after a capitalised or hidden counting word ("World War I", "vol. I"): "in part I think".
+        one = sequence and (is_capital(word[0]) or word != shown)
+        if not (1 if one else 2) <= value <= 39:
             return match.group(0)
         spoken = num2words(value, lang="en") if sequence else f"the {_ordinal(value)}"
         return f"{word}{dot}{space}{spoken}"
