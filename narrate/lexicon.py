@@ -329,17 +329,20 @@ def _held_terms(
     return re.compile(f"(?:{pattern.pattern})$"), ordered
 
 
-def holds_sentence(sentence: str, following: str, language: str = "en") -> bool:
-    """Whether `sentence` only seems to end: its last word is a default abbreviation such as "Gen." or
-    "p." that the `following` text completes ("Gen. Pavlovsky", "p. 5"), so a splitter must not cut."""
-    compiled = _held_terms(default_lexicon(language))
+def holds_sentence(sentence: str, following: str, language: str = "en",
+                   lexicon: tuple[LexiconEntry, ...] = ()) -> bool:
+    """Whether `sentence` only seems to end: its last word is an abbreviation of the default table (or of
+    `lexicon`, the show's and episode's) such as "Gen." or "p." that the `following` text completes
+    ("Gen. Pavlovsky", "p. 5"), so a splitter must not cut there."""
+    entries = merge_lexicons(default_lexicon(language), lexicon) if lexicon else default_lexicon(language)
+    compiled = _held_terms(entries)
     if compiled is None:
         return False
     pattern, ordered = compiled
-    sentence = sentence.rstrip()
-    match = pattern.search(sentence)
+    tail = sentence.rstrip()[-48:]  # the longest abbreviation is far shorter; a long sentence is not rescanned
+    match = pattern.search(tail)
     if match is None:
         return False
-    text = f"{sentence} {following.lstrip()}"
+    text = f"{tail} {following.lstrip()}"
     variants = ordered[int(match.lastgroup[1:])]  # type: ignore[index]
     return any(e.before and _holds(e, text, match.start(), match.end()) for e in variants)

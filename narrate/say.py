@@ -92,7 +92,8 @@ def spoken_line(text: str, scripts_dir: Path, role: str | None = None) -> str:
     Entries with `phonemes` show their respelling (what an engine that cannot read phonemes gets).
     """
     show = _show(scripts_dir, role)
-    spoken = (spoken_text(cue, language=show.language, lexicon=show.lexicon) for cue, _ in split_cues(text, show.language))
+    cues = split_cues(text, show.language, show.lexicon)
+    spoken = (spoken_text(cue, language=show.language, lexicon=show.lexicon) for cue, _ in cues)
     return " ".join(s for s in spoken if has_words(s))
 
 

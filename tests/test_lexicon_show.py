@@ -16,6 +16,7 @@ import narrate
 from narrate import lexicon
 from narrate.build import BuildOptions, build
 from narrate.cli import main
+from narrate.model import LexiconEntry
 from narrate.plan import split_cues
 from tests import fake_engine
 from tests.conftest import show_yaml, write_show
@@ -182,3 +183,10 @@ def test_abbreviations_do_not_end_a_cue(text: str, cues: list[str]) -> None:
     assert [cue for cue, _ in found] == cues
     assert " ".join(cue for cue, _ in found) == text
     assert json.dumps(found)  # plain data
+
+
+def test_a_show_abbreviation_does_not_end_a_cue_either() -> None:
+    text = "The letter went to Cde. Husák. He read it."
+    assert [cue for cue, _ in split_cues(text, "en")] == ["The letter went to Cde.", "Husák.", "He read it."]
+    comrade = (LexiconEntry("Cde.", "Comrade", before="name"),)
+    assert [cue for cue, _ in split_cues(text, "en", comrade)] == ["The letter went to Cde. Husák.", "He read it."]
