@@ -198,15 +198,22 @@ def voices(engine_name: str | None, language: str | None) -> None:
               help="Show folder whose voices and lexicon to use (optional).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default="say.wav", show_default=True,
               help="Audio file to write (.wav, or .mp3 through ffmpeg).")
+@click.option("--text-only", is_flag=True,
+              help="Print the spoken text (lexicon and normalisation applied); render nothing.")
 def say(text: str, role: str | None, engine_name: str | None, voice: str | None, rate: int | None,
-        scripts_dir: Path, output: Path) -> None:
+        scripts_dir: Path, output: Path, text_only: bool) -> None:
     """Render one line TEXT with the show's settings and lexicon, to check a voice or a pronunciation."""
-    from narrate.say import say_line
-    from narrate.engines import EngineError
-
     if not any(ch.isalnum() for ch in text):
         # Nothing an engine could say: "", "  ", "...", "—".
         raise click.BadParameter(f"{text!r} has no letters or digits to say", param_hint="'TEXT'")
+    if text_only:
+        from narrate.say import spoken_line
+
+        click.echo(spoken_line(text, scripts_dir, role))
+        return
+    from narrate.engines import EngineError
+    from narrate.say import say_line
+
     try:
         spoken, seconds = say_line(text, output, scripts_dir, role, engine_name, voice, rate)
     except EngineError as exc:

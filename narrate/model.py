@@ -43,6 +43,8 @@ class LexiconEntry:
     term: str
     say: str
     phonemes: str = ""
+    before: str = ""  # "", "number" or "name": said this way only before one (see narrate.lexicon)
+    after: str = ""  # "", "number" or "one": said this way only after one
 
 
 @dataclass(frozen=True)

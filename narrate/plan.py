@@ -17,8 +17,8 @@ from sentencex import segment as split_sentences
 from narrate.cache import piece_key
 from narrate.engines import Engine
 from narrate.errors import UserError
-from narrate.lexicon import merge_lexicons
-from narrate.model import AudioSettings, Episode, Location, Pause, Segment, Show, VoiceSpec
+from narrate.lexicon import holds_sentence, merge_lexicons
+from narrate.model import AudioSettings, Episode, LexiconEntry, Location, Pause, Segment, Show, VoiceSpec
 from narrate.normalize import has_words, nothing_to_say, spoken_text
 
 MAX_CUE_CHARS = 84  # two subtitle lines of about 42 characters, about 5 s of speech
@@ -67,10 +67,20 @@ class EpisodePlan:
         return tuple(item for item in self.timeline if isinstance(item, Piece))
 
 
-def split_cues(text: str, language: str = "en") -> list[tuple[str, bool]]:
-    """Split a paragraph into cues: (cue text, whether it ends a sentence). Joined by spaces they give `text`."""
+def split_cues(text: str, language: str = "en", lexicon: tuple[LexiconEntry, ...] = ()) -> list[tuple[str, bool]]:
+    """Split a paragraph into cues: (cue text, whether it ends a sentence). Joined by spaces they give `text`.
+
+    An abbreviation of the default table or `lexicon` that needs what follows ("Gen. Pavlovsky") ends no cue.
+    """
     cues: list[tuple[str, bool]] = []
+    sentences: list[str] = []
     for sentence in split_sentences(language.split("-")[0], text):
+        # "Amb. Dobrynin", "vol. 2": the splitter took the abbreviation's full stop for a sentence's end.
+        if sentences and holds_sentence(sentences[-1], sentence, language, lexicon):
+            sentences[-1] += sentence
+        else:
+            sentences.append(sentence)
+    for sentence in sentences:
         sentence = sentence.strip()
         if sentence:
             parts = _split_long(sentence)
@@ -224,7 +234,7 @@ def _segment_pieces(segment: Segment, language: str, lexicon: tuple, info: Engin
     items: list[Piece | Gap] = []
     previous_ends = True
     unsaid = segment.marker  # cues with nothing to say ("..." between sentences) before the first with words
-    for cue, ends_sentence in split_cues(segment.body, language):
+    for cue, ends_sentence in split_cues(segment.body, language, lexicon):
         spoken = spoken_text(cue, language=language, lexicon=lexicon, phonemes=phonemes)
         if not has_words(spoken):
             # No piece of its own (an engine returns silence for it): its text joins the cue before it, or the

@@ -1,5 +1,7 @@
 """`narrate say`: one line rendered as a build would render it, to check a voice or a pronunciation.
 
+`--text-only` (`spoken_line`) stops after the text: no engine is imported or started, nothing is rendered.
+
 The line goes through the build's own stages: `plan` splits it into cues and applies the lexicon and
 normalisation, `render` renders and trims each piece (in this process, into a throwaway cache); the
 pieces are then joined with the show's sentence and clause pauses into one WAV (or ffmpeg converts it).
@@ -13,16 +15,11 @@ import tempfile
 import wave
 from pathlib import Path
 
-from narrate.audio import find_ffmpeg, run_ffmpeg
-from narrate.cache import Cache
 from narrate.config import DEFAULT_VOICES, find_show_file, load_show
-from narrate.engines import EngineError, engine_targets
-from narrate.errors import UserError, storage_errors
-from narrate.fsutil import TMP_PREFIX
+from narrate.errors import UserError
 from narrate.model import Chapter, DocumentInfo, Episode, Location, Segment, Show, VoiceSpec
-from narrate.plan import EngineInfo, Gap, Piece, plan_episode
-from narrate.render import render_jobs
-from narrate.voices import open_engine, unavailable_voice
+from narrate.normalize import has_words, spoken_text
+from narrate.plan import Gap, Piece, split_cues
 
 #: What a show without a show file is, for `say`: the default cast, English, no lexicon.
 _NO_SHOW = dict(path="", title="", author="", description="", language="en", category="", explicit=False,
@@ -32,10 +29,17 @@ _NO_SHOW = dict(path="", title="", author="", description="", language="en", cat
 def say_line(text: str, output: Path, scripts_dir: Path, role: str | None, engine_name: str | None,
              voice_id: str | None, rate: int | None) -> tuple[str, float]:
     """Render one line with the show's voice and lexicon (when a show file exists); (spoken text, seconds)."""
-    show = load_show(scripts_dir) if find_show_file(scripts_dir) else None
-    if role and show is None:
-        raise UserError(f"--role needs a show file in {scripts_dir}")
-    show = show or Show(root=scripts_dir, **_NO_SHOW)
+    # Rendering needs these; `spoken_line` (say --text-only) does not, and starts faster without them.
+    from narrate.audio import find_ffmpeg, run_ffmpeg
+    from narrate.cache import Cache
+    from narrate.engines import EngineError, engine_targets
+    from narrate.errors import storage_errors
+    from narrate.fsutil import TMP_PREFIX
+    from narrate.plan import EngineInfo, plan_episode
+    from narrate.render import render_jobs
+    from narrate.voices import open_engine, unavailable_voice
+
+    show = _show(scripts_dir, role)
     base = show.voice_for(role or "narrator")
     if engine_name and not voice_id and engine_name != base.engine:
         raise UserError("--engine needs --voice (see: narrate voices --engine NAME)")
@@ -71,6 +75,26 @@ def say_line(text: str, output: Path, scripts_dir: Path, role: str | None, engin
                 output.unlink(missing_ok=True)
             raise
     return " ".join(p.spoken for p in pieces), seconds
+
+
+def _show(scripts_dir: Path, role: str | None) -> Show:
+    """The show in `scripts_dir`, or without a show file the default cast, English and no lexicon."""
+    show = load_show(scripts_dir) if find_show_file(scripts_dir) else None
+    if role and show is None:
+        raise UserError(f"--role needs a show file in {scripts_dir}")
+    return show or Show(root=scripts_dir, **_NO_SHOW)
+
+
+def spoken_line(text: str, scripts_dir: Path, role: str | None = None) -> str:
+    """What `say` would send to the engine for `text`, without an engine: the line split into cues as a
+    build splits a paragraph, each with the default table, the show's lexicon and normalisation applied.
+
+    Entries with `phonemes` show their respelling (what an engine that cannot read phonemes gets).
+    """
+    show = _show(scripts_dir, role)
+    cues = split_cues(text, show.language, show.lexicon)
+    spoken = (spoken_text(cue, language=show.language, lexicon=show.lexicon) for cue, _ in cues)
+    return " ".join(s for s in spoken if has_words(s))
 
 
 def _join(timeline: tuple, cache: Cache, wav: Path) -> float:  # noqa: ANN001 - plan's timeline items

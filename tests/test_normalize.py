@@ -143,6 +143,10 @@ def test_spoken_text(text: str, lexicon: tuple[LexiconEntry, ...], phonemes: boo
     "$" + "9" * 5000,
     "No. " + "9" * 5000,
     "1" * 5000 + "-" + "2" * 5000,
+    "pp. " + "1" * 5000 + "-" + "2" * 40,  # a page range: a short second number is not expanded from this one
+    "12 Dec. " + "9" * 5000,
+    "3/" + "9" * 5000,
+    "7(b)" + "9" * 5000,
 ])
 def test_very_long_numbers_are_read_digit_by_digit(text: str) -> None:
     spoken = normalize(f"It was {text}.", "en")
