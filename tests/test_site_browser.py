@@ -281,8 +281,12 @@ def test_copy_link_to_here_copies_the_cues_address(site: dict, browser) -> None:
         "origin": site["base"].rstrip("/"), "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
     cue = browser.find_elements(By.CSS_SELECTOR, ".cue[data-start]")[5]
     _center(browser, cue)
-    button = cue.find_element(By.CSS_SELECTOR, "button.copy")
-    browser.execute_script("arguments[0].focus()", button)
+    # By keyboard: the cue's time link, then Tab to its copy button (shown while the cue has focus), then Enter.
+    browser.execute_script("arguments[0].focus()", cue.find_element(By.CSS_SELECTOR, ".t"))
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    button = browser.switch_to.active_element
+    assert button == cue.find_element(By.CSS_SELECTOR, "button.copy") and button.is_displayed()
+    assert button.get_attribute("aria-label") == f"Copy link to {cue.find_element(By.CSS_SELECTOR, '.t').text}"
     button.send_keys(Keys.ENTER)
     expected = f"{_episode_url(site)}#t={cue.get_attribute('data-start')}"
     _wait(browser, "return document.querySelector('.status').textContent === 'Link copied'")
@@ -321,10 +325,12 @@ def _axe(browser) -> list[dict]:
     result = browser.execute_async_script("""
         const done = arguments[0];
         axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
-           .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,
-                                                  target: v.nodes[0].target}))),
-                 e => done([{id: 'axe failed: ' + e, impact: 'critical', nodes: 0}]));""")
-    return result
+           .then(r => done({passes: r.passes.length,
+                            violations: r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,
+                                                                target: v.nodes[0].target}))}),
+                 e => done({passes: 0, violations: [{id: 'axe failed: ' + e, impact: 'critical', nodes: 0}]}));""")
+    assert result["passes"] >= 10, f"axe-core checked too little: {result}"
+    return result["violations"]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
