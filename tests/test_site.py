@@ -134,7 +134,7 @@ def test_the_transcript_holds_the_vtt_cues_with_speakers_and_document_passages_s
     vtt = parse_webvtt((out / first.sidecars["vtt"]).read_text(encoding="utf-8"))
     page = _page(out, page_name("001-first"))
     cues = page.all("p", class_="cue")
-    assert [float(a["data-start"]) for a, _ in cues] == [start for start, _, _ in vtt]
+    assert [float(a["data-start"]) for a, _ in cues] == [round(start, 3) for start, _, _ in vtt]
     # Each cue: its time (a link that plays from there without script), then its text.
     assert [t for _, t in page.all("span", class_="x")] == [" ".join(text.split()) for *_, text in vtt]
     assert [(a["href"], t) for a, t in page.all("a", class_="t")][:2] == [

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -97,10 +98,41 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                          {"001-long.md": LONG, "002-second.md": SECOND, "003-future.md": FUTURE})
     out = tmp / "out"
     build(scripts, BuildOptions(output=out, cache_dir=tmp / "cache", in_process=True, today=TODAY))
-    server, thread = serve_in_thread(out, "127.0.0.1", 0)
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    server, thread, base = _serve(out)
     try:
-        yield {"out": out, "base": base, "record": load_record(out)}
+        yield {"out": out, "base": base, "record": load_record(out),
+               "pages": [base, f"{base}episodes/001-long.html", f"{base}episodes/002-second.html"]}
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _serve(out: Path) -> tuple[object, object, str]:
+    server, thread = serve_in_thread(out, "127.0.0.1", 0)
+    return server, thread, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The shipped show's own scripts, built with the fake engine at a fast rate (its text, quick audio), served."""
+    tmp = tmp_path_factory.mktemp("shipped")
+    scripts = tmp / "scripts"
+    scripts.mkdir()
+    for path in (ROOT / "scripts").iterdir():
+        if path.is_file():
+            shutil.copy(path, scripts / path.name)
+    show = (scripts / "show.yaml").read_text(encoding="utf-8")
+    fake = re.sub(r"engine: pyttsx3, voice: [^,}]+, rate: \d+", "engine: fake, voice: low, rate: 500", show)
+    assert fake.count("engine: fake") == 3, "the shipped show's three voices"
+    (scripts / "show.yaml").write_text(fake, encoding="utf-8")
+    out = tmp / "out"
+    build(scripts, BuildOptions(output=out, cache_dir=tmp / "cache", in_process=True, today=dt.date(2030, 1, 1)))
+    server, thread, base = _serve(out)
+    record = load_record(out)
+    try:
+        yield {"out": out, "base": base, "record": record,
+               "pages": [base, *(f"{base}episodes/{slug}.html" for slug in sorted(record))]}
     finally:
         server.shutdown()
         server.server_close()
@@ -334,44 +366,51 @@ def _axe(browser) -> list[dict]:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_no_serious_or_critical_violation(site: dict, browser, scheme: str) -> None:
+@pytest.mark.parametrize("which", ["shipped", "site"])
+def test_axe_finds_no_serious_or_critical_violation(request: pytest.FixtureRequest, browser, which: str,
+                                                    scheme: str) -> None:
+    show = request.getfixturevalue(which)
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme",
                                                                          "value": scheme}]})
     try:
         found = {}
-        for url in (site["base"], _episode_url(site)):
+        for url in show["pages"]:
             _open(browser, url)
             # The highlighted cue's colours are checked too.
             browser.execute_script("document.querySelectorAll('.cue')[2]?.setAttribute('aria-current', 'true')")
             violations = _axe(browser)
-            print(f"\naxe-core on {url} ({scheme}): {len(violations)} violations {violations}")
+            print(f"\naxe-core on {url} ({which} show, {scheme}): {len(violations)} violations {violations}")
             found[url] = [v for v in violations if v["impact"] in ("serious", "critical")]
         assert found == {url: [] for url in found}
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
 
-def test_screenshots_at_desktop_and_phone_widths(site: dict, browser) -> None:
+def test_screenshots_at_desktop_and_phone_widths(shipped: dict, browser) -> None:
+    """The shipped show's index and first episode, for a person to look at (the episode also at a cue, and dark)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    index, episode = shipped["pages"][:2]
     shots = []
+
+    def shot(name: str, url: str, width: int) -> None:
+        _open(browser, url)
+        time.sleep(0.2)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width, \
+            f"{name} is wider than a {width} px screen"
+        path = SCREENSHOTS / f"{name}.png"
+        assert browser.save_screenshot(str(path))
+        shots.append(path)
+
     try:
-        for width, height, name in ((1280, 900, "desktop"), (390, 844, "phone")):
+        for width, height, device in ((1280, 900, "desktop"), (390, 844, "phone")):
             browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": name == "phone"})
-            for page, url in (("index", site["base"]), ("episode", _episode_url(site) + "#t=12")):
-                _open(browser, url)
-                time.sleep(0.2)
-                assert browser.execute_script("return document.documentElement.scrollWidth") <= width, \
-                    f"the {page} page is wider than a {width} px screen"
-                path = SCREENSHOTS / f"{page}-{name}.png"
-                assert browser.save_screenshot(str(path))
-                shots.append(path)
+                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": device == "phone"})
+            shot(f"index-{device}", index, width)
+            shot(f"episode-{device}", episode, width)
+            shot(f"episode-{device}-at-a-cue", episode + "#t=60", width)
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme",
                                                                              "value": "dark"}]})
-        _open(browser, _episode_url(site) + "#t=12")
-        time.sleep(0.2)
-        browser.save_screenshot(str(SCREENSHOTS / "episode-phone-dark.png"))
-        shots.append(SCREENSHOTS / "episode-phone-dark.png")
+        shot("episode-phone-dark", episode + "#t=60", 390)
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
@@ -379,23 +418,34 @@ def test_screenshots_at_desktop_and_phone_widths(site: dict, browser) -> None:
     assert all(p.stat().st_size > 5000 for p in shots)
 
 
-def test_the_pages_work_without_javascript(site: dict) -> None:
+@pytest.mark.parametrize("which", ["site", "shipped"])
+def test_the_pages_work_without_javascript(request: pytest.FixtureRequest, which: str) -> None:
+    show = request.getfixturevalue(which)
     driver, profile = _driver(javascript=False)
     try:
-        driver.get(site["base"])
-        assert driver.find_element(By.TAG_NAME, "h1").text == SHOW_TITLE
+        driver.get(show["base"])
+        # The script would have shown the copy button: it did not run.
         assert not driver.find_element(By.CSS_SELECTOR, "button[data-copy]").is_displayed()
-        driver.find_element(By.LINK_TEXT, EPISODE_TITLE).click()
-        record = site["record"]["001-long"]
-        vtt = parse_webvtt((site["out"] / record.sidecars["vtt"]).read_text(encoding="utf-8"))
-        cues = driver.find_elements(By.CSS_SELECTOR, ".cue[data-start]")
-        assert [c.find_element(By.CSS_SELECTOR, ".x").text for c in cues] == [" ".join(text.split()) for *_, text in vtt]
-        assert [round(float(c.get_attribute("data-start")), 3) for c in cues] == [round(s, 3) for s, *_ in vtt]
-        assert driver.find_elements(By.CSS_SELECTOR, "button.copy") == [], "no script: no copy buttons that do nothing"
-        audio = driver.find_element(By.CSS_SELECTOR, "audio[controls][preload=metadata]")
-        assert audio.get_attribute("src").endswith(record.file)
-        track = driver.find_element(By.CSS_SELECTOR, "audio track[kind=captions]")
-        assert track.get_attribute("src").endswith(record.sidecars["vtt"])
+        links = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, ".episodes h3 a")]
+        assert sorted(links) == sorted(show["pages"][1:])
+        for slug, record in show["record"].items():
+            if f"{show['base']}episodes/{slug}.html" not in links:
+                continue
+            driver.get(f"{show['base']}episodes/{slug}.html")
+            assert driver.find_element(By.TAG_NAME, "h1").text == record.title
+            vtt = parse_webvtt((show["out"] / record.sidecars["vtt"]).read_text(encoding="utf-8"))
+            cues = driver.find_elements(By.CSS_SELECTOR, ".cue[data-start]")
+            assert [c.find_element(By.CSS_SELECTOR, ".x").text for c in cues] == \
+                [" ".join(text.split()) for *_, text in vtt], "the whole transcript is in the page"
+            assert [float(c.get_attribute("data-start")) for c in cues] == [round(start, 3) for start, *_ in vtt]
+            assert driver.find_elements(By.CSS_SELECTOR, "button.copy") == [], "no copy buttons that would do nothing"
+            audio = driver.find_element(By.CSS_SELECTOR, "audio[controls][preload=metadata]")
+            assert audio.get_attribute("src") == f"{show['base']}{record.file}"
+            track = driver.find_element(By.CSS_SELECTOR, "audio track[kind=captions]")
+            assert track.get_attribute("src") == f"{show['base']}{record.sidecars['vtt']}"
+            # Audio that loads without the script: its length is the episode's.
+            _wait(driver, "return document.querySelector('audio').readyState >= 1")
+            assert abs(driver.execute_script("return document.querySelector('audio').duration") - record.duration) < 0.2
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)

@@ -88,7 +88,8 @@
 
   function show(element, smooth) {
     scrolledAt = Date.now();
-    element.scrollIntoView({ block: "center", behavior: smooth && !calm.matches ? "smooth" : "auto" });
+    // "instant", not "auto": the page's CSS asks for smooth scrolling, which reduced motion must not get.
+    element.scrollIntoView({ block: "center", behavior: smooth && !calm.matches ? "smooth" : "instant" });
   }
 
   function update() {
