@@ -253,6 +253,14 @@ def test_a_page_leaves_with_its_episode_and_the_users_files_stay(tmp_path: Path)
     assert "Second episode" not in (out / INDEX_NAME).read_text(encoding="utf-8")
 
 
+def test_a_temporary_page_a_killed_build_left_is_removed_by_the_next(tmp_path: Path) -> None:
+    scripts, out = _build(tmp_path, {"001-first.md": EPISODE_ONE})
+    left = out / "episodes" / ".narrate-tmp-0123456789ab.html"
+    left.write_text("<half a page", encoding="utf-8")
+    build(scripts, BuildOptions(output=out, cache_dir=tmp_path / "cache", in_process=True, today=TODAY))
+    assert sorted(p.name for p in (out / "episodes").iterdir()) == ["001-first.html"]
+
+
 def test_an_episode_with_its_own_link_keeps_it_in_the_feed(tmp_path: Path) -> None:
     own = EPISODE_TWO.replace("episode: 2\n", "episode: 2\nlink: https://elsewhere.example/ep2\n")
     _, out = _build(tmp_path, {"001-first.md": EPISODE_ONE, "002-second.md": own})

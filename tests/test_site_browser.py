@@ -352,6 +352,31 @@ def test_text_renders_as_written(site: dict, browser) -> None:
     assert len(document) == 5, "the document's passage is set apart, in a blockquote"
 
 
+def test_reduced_motion_scrolls_without_animation(site: dict, browser) -> None:
+    try:
+        for motion, behaviour in (("no-preference", "smooth"), ("reduce", "auto")):
+            browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [
+                {"name": "prefers-reduced-motion", "value": motion}]})
+            _open(browser, _episode_url(site))
+            assert browser.execute_script(
+                "return getComputedStyle(document.documentElement).scrollBehavior") == behaviour, motion
+        # Following the audio under reduced motion: the page is at the cue at once, not on its way there.
+        cue = browser.find_elements(By.CSS_SELECTOR, ".cue[data-start]")[2]
+        _center(browser, cue)
+        cue.find_element(By.CSS_SELECTOR, ".x").click()
+        browser.execute_script("window.scrollTo({top: window.scrollY + 40, behavior: 'instant'})")
+        _wait(browser, "return document.querySelectorAll('.cue')[3].getAttribute('aria-current') === 'true'")
+        # Centred in the part of the window the sticky player leaves free (the page's scroll-padding-top).
+        offset = browser.execute_script("""
+            const box = document.querySelectorAll('.cue')[3].getBoundingClientRect();
+            const padding = parseFloat(getComputedStyle(document.documentElement).scrollPaddingTop);
+            return box.top + box.height / 2 - (padding + innerHeight) / 2;""")
+        assert abs(offset) < 5, f"the current cue is {offset:.0f} px from where the page scrolls it to"
+        browser.execute_script("document.querySelector('audio').pause()")
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
 def _axe(browser) -> list[dict]:
     browser.execute_script(AXE.read_text(encoding="utf-8"))
     result = browser.execute_async_script("""

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from narrate.fsutil import write_if_changed
+from narrate.fsutil import remove_stale_temps, write_if_changed
 from narrate.model import Show
 from narrate.record import EpisodeRecord
 from narrate.site.pages import INDEX_NAME, PAGES_FOLDER, SiteInfo, page_name, render_episode, render_index
@@ -34,7 +34,11 @@ class SiteOutput:
 
 
 def write_site(show: Show, records: Sequence[EpisodeRecord], output: Path, cover: str) -> SiteOutput:
-    """Write each episode's page, then the index, each only when its bytes changed."""
+    """Write each episode's page, then the index, each only when its bytes changed.
+
+    Runs under the build lock, so a temporary file in the pages' folder is one a killed build left: it goes.
+    """
+    remove_stale_temps(output / PAGES_FOLDER)
     info = SiteInfo(show, cover)
     written: list[str] = []
     pages: dict[str, str] = {}
