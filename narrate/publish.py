@@ -123,7 +123,7 @@ class Published:
 
 
 #: Writes pages for the feed's items before the feed (the cover's name given); returns (written, slug -> page).
-SiteWriter = Callable[[Sequence["FeedItem"], str], "tuple[Sequence[str], Mapping[str, str]]"]
+SiteWriter = Callable[[Sequence[FeedItem], str], tuple[Sequence[str], Mapping[str, str]]]
 
 
 def publish(show: Show, records: Mapping[str, EpisodeRecord], guids: GuidRegistry, output: Path, artwork: Artwork,

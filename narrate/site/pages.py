@@ -16,13 +16,13 @@ from importlib import resources
 import jinja2
 
 from narrate.model import ChapterTime, Cue, DocumentInfo, Show
+from narrate.publish import FEED_NAME
 from narrate.record import EpisodeRecord
 from narrate.timefmt import duration, to_ms
 from narrate.transcript import speaker_label, timed_cues
 
 INDEX_NAME = "index.html"
 PAGES_FOLDER = "episodes"
-FEED_NAME = "feed.xml"  # narrate.publish.FEED_NAME; not imported, publish imports this package
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
