@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ from narrate.cover import episode_artwork
 from narrate.engines import engine_targets
 from narrate.episode import EpisodeWork, build_episode, described, retag_episode
 from narrate.errors import NarrateError, UserError, storage_errors
+from narrate.feed import FeedItem
 from narrate.fsutil import build_lock, remove_stale_temps
 from narrate.model import Episode, Show
 from narrate.plan import EngineInfo, EpisodePlan, Piece, plan_episode
@@ -39,6 +40,7 @@ from narrate.publish import Published, is_content_named, publish, published_file
 from narrate.record import EpisodeRecord, GuidRegistry, load_record, save_record
 from narrate.render import render_jobs
 from narrate.script import Project
+from narrate.site import remove_stale_pages, write_site
 from narrate.tags import Artwork, tag_key
 from narrate.validate import validate_project
 from narrate.wording import counted
@@ -397,7 +399,7 @@ def _next_record(entries: list[PlanEntry], record: dict[str, EpisodeRecord], wri
 
 def _publish(sources: _Sources, new_record: dict[str, EpisodeRecord], work: dict[str, EpisodeWork], output: Path,
              today: dt.date) -> tuple[Published, list[str]]:
-    """Phase publish: GUIDs, then chapters, transcripts, art and the feed, then the build record; what was written."""
+    """Phase publish: GUIDs, then chapters, transcripts, art, the site's pages and the feed, then the build record."""
     guids = sources.guids
     for rec in new_record.values():
         guids.ensure(rec.number, rec.title)
@@ -405,9 +407,14 @@ def _publish(sources: _Sources, new_record: dict[str, EpisodeRecord], work: dict
     # Before the feed: a GUID the feed publishes must already be on disk.
     if guids.save():
         written.append(str(guids.path))
-    log.debug("stage publish: chapters, transcripts, cover, then the feed")
+    log.debug("stage publish: chapters, transcripts, cover, the site, then the feed")
+
+    def site(items: Sequence[FeedItem], cover: str) -> tuple[Sequence[str], Mapping[str, str]]:
+        pages = write_site(sources.show, [item.record for item in items], output, cover)
+        return pages.written, pages.pages
+
     published = publish(sources.show, new_record, guids, output, sources.artwork, sources.cover_name,
-                        {slug: w.art for slug, w in work.items()}, today)
+                        {slug: w.art for slug, w in work.items()}, today, site=site)
     written[:0] = published.written
     log.debug("stage record: the build record")
     if save_record(output, published.records, targets=sources.show.audio):
@@ -425,6 +432,7 @@ def _prune(output: Path, record: dict[str, EpisodeRecord], published: Published,
                       art_names=[name for rec in (*record.values(), *new_record.values())
                                  for kind, name in rec.sidecars.items() if kind == "art"]
                       + [w.art[1] for w in work.values() if w.art])
+    remove_stale_pages(output, published.pages.values(), slugs={*record, *new_record, *work})
 
 
 def _select(project: Project, numbers: tuple[int, ...]) -> list[Episode]:

@@ -232,7 +232,8 @@ def serve(output_dir: Path, host: str, port: int) -> None:
     from narrate.serve import serve as run_server
 
     def ready(server) -> None:  # noqa: ANN001 - the server object
-        click.echo(f"Serving {output_dir} - subscribe to: {public_base_url(server)}feed.xml  (Ctrl-C to stop)")
+        url = public_base_url(server)
+        click.echo(f"Serving {output_dir} at {url} - subscribe to: {url}feed.xml  (Ctrl-C to stop)")
 
     run_server(output_dir, host, port, on_ready=ready)
 

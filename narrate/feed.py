@@ -76,6 +76,8 @@ class FeedItem:
     vtt_url: str
     srt_url: str
     image_url: str | None = None
+    #: The episode's page on the show's site, the item's <link> unless the script names a `link` of its own.
+    page_url: str | None = None
 
 
 def release_datetime(release_date: str) -> dt.datetime:
@@ -250,7 +252,7 @@ def _item(channel: ET.Element, show: Show, item: FeedItem) -> None:
     _sub(el, _tag("itunes", "title"), record.title)
     _sub(el, "description", item_description(record))
     _sub(el, _tag("content", "encoded"), item_html(record, base))
-    _sub(el, "link", _absolute(base, record.link or show.link or base))
+    _sub(el, "link", _absolute(base, record.link or item.page_url or show.link or base))
     _sub(el, "guid", item.guid, {"isPermaLink": "false"})
     _sub(el, "pubDate", rfc2822(release_datetime(record.release_date)))
     suffix = "." + record.file.rsplit(".", 1)[-1].lower() if "." in record.file else ""

@@ -15,7 +15,7 @@ import dataclasses
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from narrate.feed import FeedItem, build_feed
@@ -113,16 +113,27 @@ def is_released(record: EpisodeRecord, today: dt.date) -> bool:
 
 @dataclasses.dataclass
 class Published:
-    """What `publish` did: the files it wrote, the records with their sidecar names, the cover's name."""
+    """What `publish` did: the files it wrote, the records with their sidecar names, the cover's name, the pages."""
 
     written: list[str]
     records: dict[str, EpisodeRecord]
     cover: str
+    #: Each episode's web page (slug -> its path in the output folder), when a site was written.
+    pages: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+#: Writes pages for the feed's items before the feed (the cover's name given); returns (written, slug -> page).
+SiteWriter = Callable[[Sequence[FeedItem], str], tuple[Sequence[str], Mapping[str, str]]]
 
 
 def publish(show: Show, records: Mapping[str, EpisodeRecord], guids: GuidRegistry, output: Path, artwork: Artwork,
-            cover_name: str, episode_art: Mapping[str, tuple[Artwork, str] | None], today: dt.date) -> Published:
-    """Write the cover, every episode's chapters, transcripts and art (content-named), then the feed, last."""
+            cover_name: str, episode_art: Mapping[str, tuple[Artwork, str] | None], today: dt.date,
+            site: SiteWriter | None = None) -> Published:
+    """Write the cover, every episode's chapters, transcripts and art (content-named), the pages, then the feed.
+
+    `site` gets exactly the items the feed will carry, so the pages show what the feed does; each item's
+    `<link>` then points at its page (unless the script gives the episode a `link` of its own).
+    """
     written: list[str] = []
 
     def put(base: str, data: bytes) -> str:
@@ -161,11 +172,17 @@ def publish(show: Show, records: Mapping[str, EpisodeRecord], guids: GuidRegistr
             chapters_url=show.base_url + names["chapters"], vtt_url=show.base_url + names["vtt"],
             srt_url=show.base_url + names["srt"], image_url=art_url,
         ))
+    pages: Mapping[str, str] = {}
+    if site is not None:
+        site_written, pages = site(items, cover)
+        written.extend(site_written)
+        items = [dataclasses.replace(i, page_url=show.base_url + pages[i.record.slug]) if i.record.slug in pages
+                 else i for i in items]
     # Last: every file the new feed names is already in place.
     feed = build_feed(show, items, cover_url=show.base_url + cover, feed_url=show.base_url + FEED_NAME)
     if write_if_changed(output / FEED_NAME, feed):
         written.append(FEED_NAME)
-    return Published(written, published, cover)
+    return Published(written, published, cover, dict(pages))
 
 
 def published_paths(output: Path, slug: str) -> dict[str, Path]:

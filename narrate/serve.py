@@ -33,6 +33,8 @@ from typing import IO, Any
 from urllib.parse import unquote, urljoin, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
+import markupsafe
+
 from narrate import __version__
 from narrate.errors import UserError
 from narrate.feed import ATOM_NS
@@ -50,6 +52,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # IPv6 address, with an optional port. Anything else falls back to the bound address.
 _HOST_RE = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9._~-]+)?\])(?::[0-9]{1,5})?")
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # --------------------------------------------------------------------------- base URL replacement
@@ -69,20 +72,23 @@ def published_base_url(feed: bytes) -> str | None:
 
 
 def _escaped_forms(url: str, suffix: str) -> list[str]:
-    """How `url` is written in a file of this kind: XML text and attribute escaping, or a JSON string."""
+    """How `url` is written in a file of this kind: XML text and attribute escaping, a JSON string, or HTML."""
     if suffix == ".json":
         return [json.dumps(url, ensure_ascii=False)[1:-1], json.dumps(url)[1:-1]]
+    if suffix == ".html":  # as Jinja2's autoescaping (markupsafe) writes it in the site's pages
+        return [str(markupsafe.escape(url))]
     return [escape(url), quoteattr(url)[1:-1]]
 
 
 def rewrite_base_url(data: bytes, filename: str, old_base: str, new_base: str) -> bytes:
     """`data` with every escaped occurrence of `old_base` replaced by `new_base`, escaped the same way.
 
-    Only feeds (.xml, .rss) and JSON files are rewritten; nothing else is touched, no byte is re-serialised,
-    so the preview serves the published bytes with only the base URL changed. Nothing to change: `data` itself.
+    Only feeds (.xml, .rss), JSON files and the site's pages (.html: their Open Graph and subscribe links)
+    are rewritten; nothing else is touched, no byte is re-serialised, so the preview serves the published
+    bytes with only the base URL changed. Nothing to change: `data` itself.
     """
     suffix = Path(filename).suffix.lower()
-    if not old_base or old_base == new_base or suffix not in (".xml", ".rss", ".json"):
+    if not old_base or old_base == new_base or suffix not in (".xml", ".rss", ".json", ".html"):
         return data
     out = data
     for old, new in dict(zip(_escaped_forms(old_base, suffix), _escaped_forms(new_base, suffix))).items():
@@ -169,13 +175,25 @@ class PreviewHandler(BaseHTTPRequestHandler):
         """Answer the same headers as GET without a body."""
         self._respond(send_body=False)
 
+    #: The Content-Length of the response being sent, for the request's log line.
+    _length: str = "-"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Log each request in one line: client, request line, status, bytes (`127.0.0.1 "GET / HTTP/1.1" 200 8123`)."""
+        status = code.value if isinstance(code, HTTPStatus) else code
+        # A hostile request line cannot break the one-line log: control characters are shown escaped.
+        line = _CONTROL_RE.sub(lambda m: f"\\x{ord(m[0]):02x}", self.requestline)
+        logger.info('%s "%s" %s %s', self.address_string(), line, status,
+                    self._length if size == "-" else size)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class name
-        """Send access and error logs to the module logger at debug level."""
+        """Send error logs to the module logger at debug level (the request itself is logged by log_request)."""
         logger.debug("%s - %s", self.address_string(), format % args)
 
     # -- request handling
 
     def _respond(self, send_body: bool) -> None:
+        self._length = "-"
         target = self._resolve()
         if target is None:
             self._send_status(HTTPStatus.NOT_FOUND, send_body)
@@ -262,7 +280,7 @@ class PreviewHandler(BaseHTTPRequestHandler):
             raise
 
     def _is_rewritten(self, path: Path) -> bool:
-        if path.suffix.lower() == ".json":
+        if path.suffix.lower() in (".json", ".html"):
             return True
         return path.name == FEED_NAME and path.parent == self.server.root
 
@@ -331,7 +349,7 @@ class PreviewHandler(BaseHTTPRequestHandler):
                 headers["Content-Range"] = f"bytes {first}-{last}/{resource.size}"
 
         length = max(last - first + 1, 0)
-        headers["Content-Length"] = str(length)
+        headers["Content-Length"] = self._length = str(length)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -361,6 +379,7 @@ class PreviewHandler(BaseHTTPRequestHandler):
 
     def _send_status(self, status: HTTPStatus, send_body: bool, extra: dict[str, str] | None = None) -> None:
         body = f"{status.value} {status.phrase}\n".encode()
+        self._length = str(len(body))
         self.send_response(status)
         for name, value in (extra or {}).items():
             self.send_header(name, value)

@@ -61,6 +61,16 @@ def _timed(cues: Sequence[Cue]) -> Iterator[tuple[int, int, Cue]]:
         yield start, max(to_ms(cue.end), start + 1), cue
 
 
+def timed_cues(cues: Sequence[Cue]) -> list[tuple[int, int, Cue]]:
+    """The cues a transcript holds, as (start ms, end ms, cue) in time order: the VTT's cues, for the web page too."""
+    return list(_timed(cues))
+
+
+def speaker_label(role: str, labels: Mapping[str, str] | None = None) -> str:
+    """How a transcript names the speaker of a role (`narrator` -> `Narrator`, `field_note` -> `Field note`)."""
+    return _label(role, labels)
+
+
 def _label(role: str, labels: Mapping[str, str] | None) -> str:
     merged = {**SPEAKER_LABELS, **(labels or {})}
     return merged.get(role) or role.replace("_", " ").capitalize()

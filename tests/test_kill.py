@@ -229,8 +229,11 @@ def test_kills_at_every_stage_leave_feed_and_files_agreeing(tmp_path: Path) -> N
     named = {name for entry in record.values() for name in (entry["file"], *entry["sidecars"].values())}
     cover = {p.name for p in out.glob("cover.*")}
     assert len(cover) == 1, "superseded covers are removed"
-    assert {p.name for p in out.iterdir()} == named | cover | {"feed.xml", RECORD_NAME, ".narrate.lock"}, \
+    assert {p.name for p in out.iterdir()} == named | cover | {"feed.xml", RECORD_NAME, ".narrate.lock", "index.html",
+                                                              "episodes"}, \
         "the finishing build removes every orphan the killed builds left, and nothing else"
+    assert {p.name for p in (out / "episodes").iterdir()} == {f"{slug}.html" for slug in record}, \
+        "the pages, and no temporary file a killed build left beside them"
     assert count == len(named | cover)
     for n in episodes:
         assert f"version {variant}" in (out / record[f"00{n}-ep"]["sidecars"]["vtt"]).read_text() or \

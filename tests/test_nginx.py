@@ -32,6 +32,7 @@ from tests.conftest import EPISODE_ONE, EPISODE_TWO, SHOW_YAML, write_show
 TODAY = dt.date(2026, 6, 1)
 USER = "www-data"
 MIME = {".mp3": "audio/mpeg", ".xml": "application/rss+xml", ".vtt": "text/vtt", ".srt": "application/x-subrip",
+        ".html": "text/html",
         ".json": "application/json", ".png": "image/png", ".jpg": "image/jpeg"}
 
 

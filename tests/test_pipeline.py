@@ -163,7 +163,7 @@ def test_role_voice_change_rerenders_that_role_only(show_dir: Path, tmp_path: Pa
     assert fake_engine.CALLS == [("low", "The document speaks here."), ("low", "It has two sentences.")]
 
 
-def test_new_base_url_rewrites_only_the_feed(two_episodes: Path, tmp_path: Path) -> None:
+def test_new_base_url_rewrites_only_the_feed_and_the_pages(two_episodes: Path, tmp_path: Path) -> None:
     out = tmp_path / "audio"
     _build(two_episodes, out)
     before = _snapshot(out)
@@ -173,7 +173,10 @@ def test_new_base_url_rewrites_only_the_feed(two_episodes: Path, tmp_path: Path)
     _build(two_episodes, out)
     after = _snapshot(out)
     assert fake_engine.CALLS == []
-    assert {n for n in after if after[n] != before.get(n)} == {"feed.xml"}
+    # The pages carry absolute URLs for Open Graph and the subscribe box; every other file stays as it was.
+    assert {n for n in after if after[n] != before.get(n)} == {"feed.xml", "index.html"}
+    for page in (out / "episodes").iterdir():
+        assert 'content="https://cdn.example.net/pod/' in page.read_text(encoding="utf-8")
     assert f"https://cdn.example.net/pod/{_mp3(out, '001-first').name}".encode() in (out / "feed.xml").read_bytes()
 
 

@@ -529,16 +529,25 @@ def test_port_in_use_is_a_user_error(server: tuple[str, int], site: Path) -> Non
         make_server(site, server[0], server[1])
 
 
-def test_access_log_goes_to_logging_not_stderr(
+def test_each_request_is_logged_in_one_line_through_logging_not_stderr(
     server: tuple[str, int], caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    with caplog.at_level(logging.DEBUG, logger="narrate.serve"):
-        status, _, _ = fetch(server, "/feed.xml?logged=1")
+    with caplog.at_level(logging.INFO, logger="narrate.serve"):
+        status, _, body = fetch(server, "/feed.xml?logged=1")
         fetch(server, "/nope")
+        fetch(server, "/001-x.mp3", "HEAD")
+        fetch(server, "/001-x.mp3", headers={"Range": "bytes=0-99"})
+        # A carriage return inside the request line must not start a forged log line.
+        raw_request(server, b"GET /a\rforged HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status == 200
-    messages = [record.getMessage() for record in caplog.records if record.name == "narrate.serve"]
-    assert any("/feed.xml?logged=1" in message and "200" in message for message in messages)
-    assert all(record.levelno == logging.DEBUG for record in caplog.records if "/nope" in record.getMessage())
+    lines = [record.getMessage() for record in caplog.records if record.name == "narrate.serve"]
+    assert lines == [
+        f'127.0.0.1 "GET /feed.xml?logged=1 HTTP/1.1" 200 {len(body)}',
+        '127.0.0.1 "GET /nope HTTP/1.1" 404 14',
+        f'127.0.0.1 "HEAD /001-x.mp3 HTTP/1.1" 200 {len(MP3)}',
+        '127.0.0.1 "GET /001-x.mp3 HTTP/1.1" 206 100',
+        '127.0.0.1 "GET /a\\x0dforged HTTP/1.1" 400 -',
+    ]
     assert capfd.readouterr().err == ""
 
 

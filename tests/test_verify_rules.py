@@ -129,6 +129,13 @@ def delete(slug: str, kind: str) -> Tamper:
     return lambda out, _mp: _file(out, slug, kind).unlink()
 
 
+def stale_page(out: Path, _mp: pytest.MonkeyPatch) -> None:
+    """Episode 1's page left playing an MP3 the feed no longer names (a page not redeployed with the feed)."""
+    page = out / "episodes" / f"{ONE}.html"
+    mp3 = _file(out, ONE, "mp3").name
+    page.write_text(page.read_text(encoding="utf-8").replace(mp3, f"{ONE}.0123456789.mp3"), encoding="utf-8")
+
+
 def fifo(out: Path, _mp: pytest.MonkeyPatch) -> None:
     vtt = _file(out, ONE, "vtt")
     vtt.unlink()
@@ -219,6 +226,9 @@ ROWS = [
     Row("item.transcripts", feed('<podcast:transcript [^>]*type="application/x-subrip"[^>]*>', ""),
         '<podcast:transcript type="application/x-subrip">; expected one'),
     Row("item.psc", feed('start="00:00:00.000"', 'start="0:00"'), "psc:chapter start '0:00' is not zero-padded"),
+    Row("item.page", lambda out, _mp: (out / "episodes" / f"{ONE}.html").unlink(),
+        f"the page episodes/{ONE}.html does not exist in"),
+    Row("item.page", stale_page, f"the page episodes/{ONE}.html does not play {ONE}."),
     Row("parser.missing", lambda _out, mp: mp.setitem(sys.modules, "podcastparser", None),
         "cannot read the output back with podcastparser: it is not installed"),
     Row("parser.podcastparser", feed("(<enclosure [^>]*>)", r"\1\1"),

@@ -5,6 +5,7 @@ import email.utils
 import io
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from urllib.parse import unquote, urlsplit
@@ -277,6 +278,8 @@ def _check_item(item: ET.Element, index: int, output: Path, base: str, found: Fi
         if not psc:
             problem("item.psc", "<psc:chapters> has no valid chapters")
 
+    _check_page(_text(item.find("link")), mp3, output, base, problem)
+
     for art in item.findall(_tag(ITUNES_NS, "image")):
         art_path = mapped(art.get("href"), "itunes:image")
         if art_path is not None:
@@ -290,6 +293,24 @@ def _check_item(item: ET.Element, index: int, output: Path, base: str, found: Fi
                                          chapters=chapters_path, vtt=vtt_path, srt=srt_path,
                                          feed_duration=feed_duration, psc=psc, title=title)
 
+
+
+def _check_page(link: str, mp3: Path | None, output: Path, base: str, problem: Callable[[str, str], None]) -> None:
+    """An item's <link> to a page in the output folder (narrate's `episodes/SLUG.html`): it exists and plays the
+    enclosure. Links elsewhere, and to the folder itself (the show's index), are the show's own business."""
+    page = _local(output, base, link) if link else None
+    if page is None or page == output or link.endswith("/"):
+        return
+    name = page.relative_to(output).as_posix()
+    why = not_regular(page)
+    if why:
+        problem("item.page", f"<link> {link}: {name} {why}")
+        return
+    if not page.is_file():
+        problem("item.page", f"<link> {link}: the page {name} does not exist in {output}")
+        return
+    if mp3 is not None and page.suffix == ".html" and mp3.name not in page.read_text(encoding="utf-8", errors="replace"):
+        problem("item.page", f"<link> {link}: the page {name} does not play {mp3.name}, the item's enclosure")
 
 
 def check_feed(output: Path, found: Findings,

@@ -41,6 +41,7 @@ RULES: dict[str, str] = {
     "item.chapters": "each item has one podcast:chapters of type application/json+chapters",
     "item.transcripts": 'each item has one text/vtt (rel="captions") and one application/x-subrip transcript',
     "item.psc": "psc:chapters are zero-padded HH:MM:SS(.mmm), titled and in time order",
+    "item.page": "an item's <link> to a page under the feed's base URL names a page that exists and plays the enclosure",
     "parser.missing": "the feed parsers (podcastparser, feedparser) are installed",
     "parser.podcastparser": "podcastparser (gPodder) reads every item with its guid, title and one enclosure",
     "parser.feedparser": "feedparser reads the feed without error, every entry with its title and one enclosure",
