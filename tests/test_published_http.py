@@ -11,7 +11,9 @@ import datetime as dt
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -194,6 +196,18 @@ def test_an_unreachable_host_is_one_line_and_exit_1() -> None:
     result = CliRunner().invoke(main, ["check", "--published", url])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].startswith("error: feed.xml: cannot read")
+
+
+def test_a_host_that_never_answers_times_out_in_one_line() -> None:
+    with socket.socket() as silent:  # listens, so the connection is made, but never accepts or answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/feed.xml"
+        started = time.monotonic()
+        report = check_published_url(url, timeout=1)
+        assert time.monotonic() - started < 10
+    assert report.rules == ("http.reachable",)
+    assert report.problems[0].endswith("no answer within 1 s"), report.problems
 
 
 @pytest.mark.parametrize(("url", "says"), [

@@ -92,11 +92,11 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_Redirects())
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
         exc = exc.reason if isinstance(exc.reason, BaseException) else exc
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "no answer within the timeout"
+        return f"no answer within {timeout:g} s"
     if isinstance(exc, socket.gaierror):
         return f"no such host ({exc.strerror or exc})"
     if isinstance(exc, ConnectionRefusedError):
@@ -124,7 +124,7 @@ def request(url: str, method: str = "GET", *, headers: Mapping[str, str] | None 
             return Response(exc.geturl() or url, exc.code, str(exc.reason or ""),
                             {k.lower(): v for k, v in (exc.headers or {}).items()})
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
-        raise Unreachable(_reason(exc)) from None
+        raise Unreachable(_reason(exc, timeout)) from None
     try:
         with answer:
             got = {k.lower(): v for k, v in answer.headers.items()}
@@ -150,4 +150,4 @@ def request(url: str, method: str = "GET", *, headers: Mapping[str, str] | None 
             return Response(answer.geturl(), answer.status, str(answer.reason or ""), got, bytes(data),
                             min(received, limit), cut)
     except (OSError, http.client.HTTPException) as exc:
-        raise Unreachable(_reason(exc)) from None
+        raise Unreachable(_reason(exc, timeout)) from None
