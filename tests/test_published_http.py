@@ -210,6 +210,34 @@ def test_a_host_that_never_answers_times_out_in_one_line() -> None:
     assert report.problems[0].endswith("no answer within 1 s"), report.problems
 
 
+def test_https_passes_with_a_trusted_certificate_and_is_one_line_without(tmp_path: Path, monkeypatch) -> None:
+    root = Path(tempfile.mkdtemp(prefix="narrate-https-site-", dir="/tmp"))
+    server = NginxServer(root, tls=True)
+    try:
+        server.start()
+        show = SHOW_YAML.replace("https://example.org/show/", server.url("audio/"))
+        scripts = write_show(tmp_path / "scripts", show, {f"{ONE}.md": EPISODE_ONE})
+        old = os.umask(0o022)
+        try:
+            build(scripts, BuildOptions(output=root / "audio", cache_dir=tmp_path / "cache", in_process=True,
+                                        today=dt.date(2026, 6, 1)))
+        finally:
+            os.umask(old)
+        url = server.url("audio/")
+        assert url.startswith("https://127.0.0.1:")
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))  # trusts nobody
+        report = check_published_url(url)
+        assert report.rules == ("http.reachable",)
+        assert "TLS certificate is not trusted" in report.problems[0], report.problems
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.cert))  # trusts exactly the test's certificate
+        report = check_published_url(url)
+        assert report.ok, report.problems
+        assert any(line.startswith(f"feed.xml: read from {url}feed.xml") for line in report.lines)
+    finally:
+        server.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.mark.parametrize(("url", "says"), [
     ("http://", "names no host"),
     ("http://127.0.0.1:http/audio/", "port is not a number"),
