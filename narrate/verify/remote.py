@@ -84,7 +84,8 @@ def _wanted(channel: ET.Element, copy: Path, base: str) -> list[Wanted]:
 
     def image(url: str | None) -> None:
         suffix = Path(urlsplit(url or "").path).suffix.lower()
-        want(url, "image", (IMAGE_TYPES[suffix],) if suffix in IMAGE_TYPES else tuple(set(IMAGE_TYPES.values())))
+        types = (IMAGE_TYPES[suffix],) if suffix in IMAGE_TYPES else tuple(sorted(set(IMAGE_TYPES.values())))
+        want(url, "image", types)
 
     cover = channel.find(_tag(ITUNES_NS, "image"))
     if cover is not None:
