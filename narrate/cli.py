@@ -162,6 +162,27 @@ def check(ctx: click.Context, folder: Path | None, published: bool, loudness: fl
         print_check_table(summary)
 
 
+@main.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Script to write, or a folder for it (default: scripts/NNN-title.md).")
+@click.option("--episode", type=click.IntRange(0, 2**31 - 1), default=None,
+              help="Episode number (default: the next one no script or published episode uses).")
+@click.option("--title", default=None, help="Episode title (default: the document's title, else the file name).")
+@click.option("--start", default=None, help="First words of the first paragraph to keep.")
+@click.option("--end", default=None, help="First words of the last paragraph to keep.")
+@click.option("--encoding", default=None, help="Encoding of a plain-text file (default: UTF-8, or its BOM's).")
+def import_(file: Path, output: Path | None, episode: int | None, title: str | None, start: str | None,
+            end: str | None, encoding: str | None) -> None:
+    """Write a draft script from the document in FILE (.txt, .html, .pdf, .epub, .docx)."""
+    from narrate.importer import ImportOptions, import_document
+
+    options = ImportOptions(output=output, episode=episode, title=title, start=start, end=end, encoding=encoding)
+    result = import_document(file, options)
+    click.echo(f"wrote {result.path} (episode {result.episode}, draft: true): {result.chapters} chapters, "
+               f"{result.paragraphs} document paragraphs; replace its TODO paragraph, then run narrate check")
+
+
 @main.command()
 @SCRIPTS
 @click.option("--unused", is_flag=True, help="Remove only entries no script uses any more.")

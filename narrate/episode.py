@@ -62,6 +62,8 @@ def described(plan: EpisodePlan) -> dict[str, Any]:
         "document": episode.document,
         "voices": tuple(sorted({f"{p.voice.engine} {p.voice.voice}" for p in plan.pieces})),
         "image": episode.image or "", "link": episode.link,
+        # Only when set: the tag keys of every episode built before drafts existed stay as they were.
+        **({"draft": True} if episode.draft else {}),
     }
 
 

@@ -49,6 +49,8 @@ class EpisodeRecord:
     link: str = ""
     loudness: float | None = None
     true_peak: float | None = None
+    #: A draft is built but left out of the feed (the script's `draft: true`).
+    draft: bool = False
     #: The published (content-named) chapters, vtt, srt and art files, by kind.
     sidecars: dict[str, str] = field(default_factory=dict)
 

@@ -23,7 +23,7 @@ from narrate.normalize import has_words, nothing_to_say, spoken_text
 from narrate.scriptbody import parse_body
 from narrate.yamlfile import CONTROL, YamlSyntaxError, control_problems, line_of, load_yaml
 
-FRONT_KEYS = ("title", "episode", "date", "summary", "document", "lexicon", "type", "image", "link")
+FRONT_KEYS = ("title", "episode", "date", "summary", "document", "lexicon", "type", "image", "link", "draft")
 DOCUMENT_KEYS = ("title", "authors", "date", "translator", "source", "url", "rights")
 EPISODE_TYPES = ("full", "trailer", "bonus")
 MAX_PROBLEMS = 20  # per script: a pathological script is not worth a thousand lines
@@ -274,10 +274,14 @@ def _parse_front(meta: dict, shown: str, show: Show | None, problems: Problems) 
     elif link.strip() and not check_url(link.strip()):
         problems.add(loc("link"), f"link {brief(link.strip())} is not an absolute http(s) URL")
         link = ""
+    draft = meta.get("draft", False)
+    if not isinstance(draft, bool):
+        problems.add(loc("draft"), f"draft must be true or false, not {brief(draft)}")
+        draft = False
     return {
         "number": number, "title": str(title).strip(), "release_date": release, "summary": summary.strip(),
         "document": document, "lexicon": lexicon, "episode_type": episode_type, "image": image,
-        "link": link.strip(),
+        "link": link.strip(), "draft": draft,
     }
 
 

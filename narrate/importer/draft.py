@@ -1,0 +1,161 @@
+"""The draft script `narrate import` writes: front matter, a narrator placeholder, the document quoted verbatim.
+
+Every paragraph is escaped so that narrate's own parser reads back exactly the document's text, and
+each one is proved to do so (parsed back with narrate/scriptbody.py) before the draft is written: a
+paragraph the light escaping does not carry through unchanged is written with every ASCII punctuation
+mark escaped, which CommonMark always reads literally.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+
+from narrate.check import TODO_MARK
+from narrate.errors import Problems
+from narrate.importer.document import HEADING, Block, Document
+from narrate.normalize import has_words, spoken_text
+from narrate.scriptbody import parse_body
+from narrate.tags import MAX_CHAPTERS
+
+#: Numbered paragraphs as `> 4. Text` Markdown list items. Off until the script parser builds numbered lists
+#: inside a blockquote (branch wt-lists); until then they are written as the document has them (`> 4The ...`).
+NUMBERED_LISTS = False
+PLACEHOLDER = (f"{TODO_MARK} replace this paragraph with the narrator's introduction: what this document is, "
+               "who wrote it and when, and why it matters.")
+INTRODUCTION = "Introduction"
+WORDLESS_PAUSE = "<!-- pause 1s -->"
+
+_ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_LINK_END = re.compile(r"\](?=[(\[])")
+_REFERENCE = re.compile(r"^\[[^\]]*\]:")
+_LIST_START = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
+_BLOCK_START = "#>+-=~:|"
+
+
+@dataclass(frozen=True)
+class DraftInfo:
+    """The front matter of a draft."""
+
+    title: str
+    episode: int
+    date: dt.date
+
+
+def escape(text: str) -> str:
+    """Text escaped for a paragraph (or heading) line so that Markdown reads it as this very text."""
+    out = text.replace("\\", "\\\\")
+    for mark in "*_`":
+        out = out.replace(mark, "\\" + mark)
+    out = _TAG_START.sub(r"\\<", out)
+    out = _ENTITY.sub(r"\\&", out)
+    out = _LINK_END.sub(r"\\]", out)
+    if _REFERENCE.match(out):
+        out = "\\" + out
+    if out[:1] in _BLOCK_START:
+        out = "\\" + out
+    out = _LIST_START.sub(lambda m: m.group(1) + "\\" + m.group(2), out)
+    if out.endswith("#"):  # a heading's closing sequence would be dropped
+        out = out[:-1] + "\\#"
+    return out
+
+
+def escape_all(text: str) -> str:
+    """Every ASCII punctuation mark escaped: always read literally (CommonMark, 'Backslash escapes')."""
+    return _ASCII_PUNCTUATION.sub(r"\\\1", text)
+
+
+def sayable(text: str) -> bool:
+    """Whether a paragraph has something to say: a script may not hold one without ("* * *", "—")."""
+    return has_words(spoken_text(text, language="en", lexicon=()))
+
+
+def _parsed(body: str) -> tuple[list[str], list[str], bool]:
+    """(chapter titles, segment texts, no problems) of a script body."""
+    problems = Problems()
+    chapters = parse_body(body, 1, "draft", None, problems)
+    return [c.title for c in chapters], [s.text for c in chapters for s in c.segments], not problems
+
+
+def quoted_line(text: str) -> str:
+    """The escaped text of a document paragraph, proved to parse back as `text`."""
+    for line in (escape(text), escape_all(text)):
+        titles, texts, ok = _parsed(f"# T\n\n> {line}\n")
+        if ok and texts == [text]:
+            return line
+    raise AssertionError(f"no escaping carries this paragraph through unchanged: {text!r}")
+
+
+def heading_line(text: str) -> str:
+    """The escaped text of a chapter heading, proved to parse back as `text`."""
+    for line in (escape(text), escape_all(text)):
+        titles, _, ok = _parsed(f"# {line}\n\nx\n")
+        if ok and titles == [text]:
+            return line
+    raise AssertionError(f"no escaping carries this heading through unchanged: {text!r}")
+
+
+def _front_matter(info: DraftInfo, document: Document, source: str) -> list[str]:
+    lines = ["---", f"# Imported by narrate import from {source}. Remove 'draft: true' to publish it.",
+             f"title: {json.dumps(info.title, ensure_ascii=False)}", f"episode: {info.episode}",
+             f"date: {info.date.isoformat()}", "draft: true"]
+    if document.title or document.authors or document.date:
+        lines.append("document:")
+        if document.title:
+            lines.append(f"  title: {json.dumps(document.title, ensure_ascii=False)}")
+        if document.authors:
+            lines.append(f"  authors: {json.dumps(list(document.authors), ensure_ascii=False)}")
+        if document.date:
+            lines.append(f"  date: {json.dumps(document.date, ensure_ascii=False)}")
+    lines.append("---")
+    return lines
+
+
+def _chapters(document: Document, first_title: str) -> list[tuple[str, list[Block]]]:
+    """(title, paragraphs) per chapter: the document's headings; consecutive headings joined, empty ones dropped."""
+    chapters: list[tuple[str, list[Block]]] = [(first_title, [])]
+    pending: list[str] = []
+    for block in document.blocks:
+        if block.kind == HEADING:
+            pending.append(block.text)
+            continue
+        if pending:
+            chapters.append((": ".join(pending), []))
+            pending = []
+        chapters[-1][1].append(block)
+    if len(chapters) > MAX_CHAPTERS:
+        # An MP3 holds at most MAX_CHAPTERS chapters: the paragraphs under the last headings join one chapter.
+        head, tail = chapters[: MAX_CHAPTERS - 1], chapters[MAX_CHAPTERS - 1:]
+        chapters = head + [(tail[0][0], [b for _, blocks in tail for b in blocks])]
+    return chapters
+
+
+def render_draft(document: Document, info: DraftInfo, source: str, numbered_lists: bool = NUMBERED_LISTS) -> str:
+    """The draft script's text: front matter, then chapters of quoted paragraphs after a narrator placeholder."""
+    first_heading = next((i for i, b in enumerate(document.blocks) if b.kind == HEADING), None)
+    starts_with_heading = first_heading == 0
+    first_title = INTRODUCTION if starts_with_heading else info.title
+    lines = _front_matter(info, document, source)
+    for index, (title, blocks) in enumerate(_chapters(document, first_title)):
+        lines += ["", f"# {heading_line(title)}", ""]
+        if index == 0:
+            lines += [PLACEHOLDER, ""]
+        previous_numbered = False
+        for block in blocks:
+            if not sayable(block.written):
+                # Nothing an engine could say ("* * *", "—"): a script may not hold it as a paragraph.
+                lines += [WORDLESS_PAUSE, ""]
+                previous_numbered = False
+                continue
+            if numbered_lists and block.number is not None:
+                if previous_numbered:
+                    lines[-1:] = [">"]  # one loose list: the items' blank lines stay inside the quote
+                lines += [f"> {block.number}. {quoted_line(block.text)}", ""]
+                previous_numbered = True
+            else:
+                lines += [f"> {quoted_line(block.written)}", ""]
+                previous_numbered = False
+    return "\n".join(lines).rstrip("\n") + "\n"
