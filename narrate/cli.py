@@ -179,8 +179,10 @@ def import_(file: Path, output: Path | None, episode: int | None, title: str | N
 
     options = ImportOptions(output=output, episode=episode, title=title, start=start, end=end, encoding=encoding)
     result = import_document(file, options)
-    click.echo(f"wrote {result.path} (episode {result.episode}, draft: true): {result.chapters} chapters, "
-               f"{result.paragraphs} document paragraphs; replace its TODO paragraph, then run narrate check")
+    chapters = f"{result.chapters} chapter" + ("s" if result.chapters != 1 else "")
+    paragraphs = f"{result.paragraphs} document paragraph" + ("s" if result.paragraphs != 1 else "")
+    click.echo(f"wrote {result.path} (episode {result.episode}, draft: true): {chapters}, {paragraphs}; "
+               "replace its TODO paragraph, then run narrate check")
 
 
 @main.command()
