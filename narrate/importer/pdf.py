@@ -1,8 +1,9 @@
 """PDF (`.pdf`): the text layer, read with pypdf, laid out again into headings and paragraphs.
 
 pypdf gives the text of each line with its position and font size. A paragraph ends where the gap to the
-next line is clearly wider than the usual line spacing, and at a page break after a line that ends a
-sentence; lines in a font clearly larger than the body text are headings. A line ending in a hyphen joins
+next line is clearly wider than the usual line spacing, and at a page break after a line clearly shorter
+than a full one (or a little shorter and ending a sentence); lines in a font clearly larger than the body
+text are headings. A line ending in a hyphen joins
 the next without a space (the hyphen is kept). A PDF without a text layer (a scan) is an error, not an
 empty script. Title, author and creation date come from the document information.
 """
@@ -20,6 +21,10 @@ from narrate.importer.extra import need
 PARAGRAPH_GAP = 1.35
 #: A line whose font is at least this many times the body's is a heading.
 HEADING_SIZE = 1.2
+#: A line shorter than this share of a full line ends its paragraph at a page break (with a sentence's end,
+#: SENTENCE_LINE suffices).
+SHORT_LINE = 0.8
+SENTENCE_LINE = 0.92
 _SENTENCE_END = tuple(".!?:;\"”’)]»…")
 
 
@@ -82,6 +87,7 @@ def _blocks(lines: list[_Line]) -> list[tuple[str, str]]:
     steps = [round(a.y - b.y, 1) for a, b in zip(lines, lines[1:])
              if a.page == b.page and a.y > b.y and abs(a.size - body_size) < 0.5 and abs(b.size - body_size) < 0.5]
     spacing = statistics.median(steps) if steps else body_size * 1.2
+    full = statistics.median(len(line.text.strip()) for line in lines if abs(line.size - body_size) < 0.5)
     blocks: list[tuple[str, list[str]]] = []
     previous: _Line | None = None
     for line in lines:
@@ -89,7 +95,9 @@ def _blocks(lines: list[_Line]) -> list[tuple[str, str]]:
         if previous is None or not blocks or blocks[-1][0] != kind:
             new = True
         elif line.page != previous.page:
-            new = kind == HEADING or previous.text.rstrip().endswith(_SENTENCE_END)
+            length = len(previous.text.strip())
+            new = kind == HEADING or length < full * SHORT_LINE or (
+                length < full * SENTENCE_LINE and previous.text.rstrip().endswith(_SENTENCE_END))
         else:
             new = previous.y - line.y > spacing * PARAGRAPH_GAP or line.y > previous.y
         if new:
