@@ -77,7 +77,7 @@ def test_html_main_content_without_navigation_footer_or_comments(tmp_path: Path)
 
 
 def _pdf(path: Path, sections: list[tuple[str, list[str]]], font: str | None, title: str = "", author: str = "",
-         pages_per_section: bool = False) -> None:
+         pages_per_section: bool = False, break_after: int | None = None) -> None:
     from fpdf import FPDF
 
     pdf = FPDF()
@@ -96,9 +96,11 @@ def _pdf(path: Path, sections: list[tuple[str, list[str]]], font: str | None, ti
         pdf.multi_cell(0, 10, heading, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
         pdf.set_font(family, "", 11)
-        for paragraph in paragraphs:
+        for number, paragraph in enumerate(paragraphs):
             pdf.multi_cell(0, 6, paragraph, new_x="LMARGIN", new_y="NEXT")
             pdf.ln(4)
+            if number == break_after:
+                pdf.add_page()
     pdf.output(str(path))
 
 
@@ -113,10 +115,11 @@ def test_pdf_paragraphs_and_headings_unicode(tmp_path: Path) -> None:
 
 
 def test_pdf_core_font_over_many_pages(tmp_path: Path) -> None:
-    """Paragraphs wrapped over many lines and pages; a paragraph cut by a page break is joined again."""
-    sections = [(f"Part {n}", LATIN1 * 2) for n in range(1, 4)]
+    """Paragraphs wrapped over many lines and pages: a paragraph cut by a page break is joined again, and one
+    that ends at the foot of a page is not joined to the next."""
+    sections = [(f"Part {n}", LATIN1 * 5) for n in range(1, 4)]
     source = tmp_path / "long.pdf"
-    _pdf(source, sections, None, pages_per_section=True)
+    _pdf(source, sections, None, pages_per_section=True, break_after=2)
     _, episode = _import(tmp_path, source)
     assert _chapters(episode)[1:] == sections
 
