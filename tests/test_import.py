@@ -225,18 +225,24 @@ def test_numbered_paragraphs_are_written_as_list_items(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not draft_module.NUMBERED_LISTS,
-                    reason="numbered lists in scripts come with branch wt-lists; enable with draft.NUMBERED_LISTS")
-def test_numbered_draft_checks_and_builds(tmp_path: Path) -> None:  # pragma: no cover - after wt-lists
+                    reason="runs once the script parser reads numbered lists in a blockquote (branch wt-lists)")
+def test_numbered_draft_quotes_verbatim_checks_and_builds(tmp_path: Path) -> None:
     scripts = _show_with_sources(tmp_path)
     name = "002_ba32598bad248bec.txt"
     start, end = SHIPPED[name]
     result = _invoke("import", str(scripts / "sources" / name), "-o", str(scripts), "--start", start, "--end", end,
                      "--title", "Numbered")
     assert result.exit_code == 0, result.output
-    assert "> 4. The main outcome" in (scripts / "002-numbered.md").read_text(encoding="utf-8")
+    draft = scripts / "002-numbered.md"
+    assert "> 4. The main outcome" in draft.read_text(encoding="utf-8")
+    # Each paragraph keeps its number: "4. The main outcome" where the scraped source glues "4The main outcome".
+    quoted = [re.sub(r"^(\d+)\. ", r"\1", q) for q in _quoted(draft)]
+    assert quoted == _source_paragraphs(name, start, end)
     assert _invoke("check", str(scripts)).exit_code == 0
     out = tmp_path / "audio"
-    assert _invoke("build", str(scripts), "-o", str(out), "--cache-dir", str(tmp_path / "cache")).exit_code == 0
+    built = _invoke("build", str(scripts), "-o", str(out), "--cache-dir", str(tmp_path / "cache"))
+    assert built.exit_code == 0, built.output
+    assert published_paths(out, "002-numbered")["mp3"].exists()
 
 
 def test_next_free_number_avoids_scripts_and_published_guids(tmp_path: Path) -> None:

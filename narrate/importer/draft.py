@@ -19,9 +19,18 @@ from narrate.normalize import has_words, spoken_text
 from narrate.scriptbody import parse_body
 from narrate.tags import MAX_CHAPTERS
 
-#: Numbered paragraphs as `> 4. Text` Markdown list items. Off until the script parser builds numbered lists
-#: inside a blockquote (branch wt-lists); until then they are written as the document has them (`> 4The ...`).
-NUMBERED_LISTS = False
+
+
+def _parser_reads_lists() -> bool:
+    """Whether narrate's script parser reads a numbered list in a blockquote as numbered paragraphs."""
+    problems = Problems()
+    chapters = parse_body("# T\n\n> 4. Text\n", 1, "probe", None, problems)
+    return not problems and [s.text for c in chapters for s in c.segments] == ["4. Text"]
+
+
+#: Numbered paragraphs as `> 4. Text` Markdown list items when the script parser builds those (see
+#: `_parser_reads_lists`); otherwise they are written as the document has them (`> 4The ...`).
+NUMBERED_LISTS = _parser_reads_lists()
 PLACEHOLDER = (f"{TODO_MARK} replace this paragraph with the narrator's introduction: what this document is, "
                "who wrote it and when, and why it matters.")
 INTRODUCTION = "Introduction"
@@ -66,6 +75,18 @@ def escape(text: str) -> str:
 def escape_all(text: str) -> str:
     """Every ASCII punctuation mark escaped: always read literally (CommonMark, 'Backslash escapes')."""
     return _ASCII_PUNCTUATION.sub(r"\\\1", text)
+
+
+def list_marker(block: Block) -> str:
+    """A numbered paragraph's list marker: `4.`, or `4)` when the document writes `4) `."""
+    return f"{block.number}{')' if block.gap.startswith(')') else '.'}"
+
+
+def expected_text(block: Block, numbered_lists: bool) -> str:
+    """The text narrate's parser gives a paragraph of the draft: as written, or `4. Text` for a list item."""
+    if numbered_lists and block.number is not None:
+        return f"{list_marker(block)} {block.text}"
+    return block.written
 
 
 def sayable(text: str) -> bool:
@@ -153,7 +174,7 @@ def render_draft(document: Document, info: DraftInfo, source: str, numbered_list
             if numbered_lists and block.number is not None:
                 if previous_numbered:
                     lines[-1:] = [">"]  # one loose list: the items' blank lines stay inside the quote
-                lines += [f"> {block.number}. {quoted_line(block.text)}", ""]
+                lines += [f"> {list_marker(block)} {quoted_line(block.text)}", ""]
                 previous_numbered = True
             else:
                 lines += [f"> {quoted_line(block.written)}", ""]
