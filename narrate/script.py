@@ -317,6 +317,8 @@ def episode_as_dict(episode: Episode) -> dict[str, Any]:
     from dataclasses import asdict
 
     data = asdict(episode)
+    if not data["draft"]:
+        del data["draft"]  # only a draft says so: the golden parses of other scripts stay as they were
     data["release_date"] = episode.release_date.isoformat()
     for chapter in data["chapters"]:
         for item in chapter["items"]:
