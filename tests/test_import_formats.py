@@ -218,3 +218,13 @@ def test_text_in_a_declared_encoding(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     episode = load_project(scripts).episode(2)
     assert _document_texts(episode) == LATIN1
+
+
+def test_html_in_its_declared_charset(tmp_path: Path) -> None:
+    paragraphs = ["Уважаемый Леонид Ильич, мы пишем Вам в этот тяжёлый час.",
+                  "Второй абзац письма, с соответствующим текстом и «кавычками»."]
+    page = tmp_path / "letter.html"
+    page.write_bytes(('<html><head><meta charset="windows-1251"><title>Письмо</title></head><body><article>'
+                      + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>").encode("cp1251"))
+    _, episode = _import(tmp_path, page)
+    assert _document_texts(episode) == paragraphs and episode.document.title == "Письмо"

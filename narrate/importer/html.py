@@ -13,11 +13,9 @@ MIN_DATE = "1000-01-01"
 def read(data: bytes, source: str) -> Document:
     """The main content of a saved web page."""
     trafilatura = need("trafilatura", "web page (.html)")
-    from lxml import etree
-
-    html = data.decode("utf-8", errors="replace") if not data.lstrip().startswith(b"<?xml") else data
+    # Bytes, not text: trafilatura finds the page's own encoding (its meta charset, else by detection).
     extracted = trafilatura.bare_extraction(
-        html, output_format="python", include_comments=False, include_tables=False, include_images=False,
+        data, output_format="python", include_comments=False, include_tables=False, include_images=False,
         include_formatting=False, include_links=False, with_metadata=True, deduplicate=False,
         date_extraction_params={"extensive_search": False, "original_date": True, "min_date": MIN_DATE},
     )
