@@ -367,3 +367,13 @@ def test_show_yaml_untouched_by_import(tmp_path: Path) -> None:
     assert _invoke("import", str(source), "-o", str(scripts)).exit_code == 0
     assert (scripts / "show.yaml").read_text(encoding="utf-8") == SHOW_YAML
     assert sorted(p.name for p in scripts.iterdir()) == ["001-first.md", "002-doc.md", "show.yaml"]
+
+
+def test_control_characters_and_invisible_marks_are_dropped(tmp_path: Path) -> None:
+    """A script may not hold control characters: a stray bell or escape in a document is not text to keep."""
+    source = tmp_path / "doc.txt"
+    source.write_text("Ring\x07 the bell\x1b.\n\nA soft\u00adhyphen and a zero\u200bwidth space.\n", encoding="utf-8")
+    scripts = write_show(tmp_path / "scripts")
+    result = import_document(source, ImportOptions(scripts_dir=scripts, title="Bell\x07"))
+    assert _quoted(result.path) == ["Ring the bell.", "A softhyphen and a zerowidth space."]
+    assert _invoke("check", str(scripts)).exit_code == 0

@@ -15,7 +15,7 @@ from pathlib import Path
 from narrate.config import display_path, read_bytes, read_text
 from narrate.errors import Problems, UserError
 from narrate.fsutil import write_new
-from narrate.importer.document import Document, find_numbers, require_text, select
+from narrate.importer.document import Document, clean, find_numbers, require_text, select
 from narrate.importer.draft import NUMBERED_LISTS, DraftInfo, expected_text, render_draft, sayable
 from narrate.script import MAX_EPISODE_NUMBER, episode_scripts, slugify, split_front_matter
 from narrate.scriptbody import parse_body
@@ -97,7 +97,7 @@ def import_document(path: Path, options: ImportOptions = ImportOptions()) -> Imp
     if options.episode is not None and number in used:
         raise UserError(f"episode {number} is already used by {used[number]} "
                         f"(the next free number is {max(used) + 1})")
-    title = (options.title or "").strip() or document.title or path.stem
+    title = clean(options.title or "") or document.title or clean(path.stem) or "Untitled"
     dest = folder / (name or script_name(number, title))
     shown = display_path(dest)
     if not dest.name.lower().endswith(".md"):

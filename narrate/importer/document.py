@@ -57,9 +57,15 @@ class Document:
         return tuple(b for b in self.blocks if b.kind == PARAGRAPH)
 
 
+_INVISIBLE = re.compile(r"[\u00ad\u200b\ufeff]")  # soft hyphens, zero-width spaces, byte-order marks
+#: Control characters (a script may not hold them); tabs, line breaks and NEL are whitespace instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
+
+
 def clean(text: str) -> str:
-    """Whitespace collapsed to single spaces (a paragraph's line breaks are spaces), NFC, no zero-width marks."""
-    text = unicodedata.normalize("NFC", text).replace("\u00ad", "").replace("\u200b", "").replace("\ufeff", "")
+    """Whitespace collapsed to single spaces (a paragraph's line breaks are spaces), NFC, no invisible marks
+    or control characters."""
+    text = _CONTROL.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFC", text)))
     return re.sub(r"\s+", " ", text).strip()
 
 

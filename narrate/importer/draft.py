@@ -20,7 +20,6 @@ from narrate.scriptbody import parse_body
 from narrate.tags import MAX_CHAPTERS
 
 
-
 def _parser_reads_lists() -> bool:
     """Whether narrate's script parser reads a numbered list in a blockquote as numbered paragraphs."""
     problems = Problems()
@@ -64,7 +63,7 @@ def escape(text: str) -> str:
     out = _LINK_END.sub(r"\\]", out)
     if _REFERENCE.match(out):
         out = "\\" + out
-    if out[:1] in _BLOCK_START:
+    if out and out[0] in _BLOCK_START:
         out = "\\" + out
     out = _LIST_START.sub(lambda m: m.group(1) + "\\" + m.group(2), out)
     if out.endswith("#"):  # a heading's closing sequence would be dropped
@@ -120,7 +119,8 @@ def heading_line(text: str) -> str:
 
 
 def _front_matter(info: DraftInfo, document: Document, source: str) -> list[str]:
-    lines = ["---", f"# Imported by narrate import from {source}. Remove 'draft: true' to publish it.",
+    shown = re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", source)  # a comment line cannot hold line breaks
+    lines = ["---", f"# Imported by narrate import from {shown}. Remove 'draft: true' to publish it.",
              f"title: {json.dumps(info.title, ensure_ascii=False)}", f"episode: {info.episode}",
              f"date: {info.date.isoformat()}", "draft: true"]
     if document.title or document.authors or document.date:
