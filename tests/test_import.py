@@ -377,3 +377,17 @@ def test_control_characters_and_invisible_marks_are_dropped(tmp_path: Path) -> N
     result = import_document(source, ImportOptions(scripts_dir=scripts, title="Bell\x07"))
     assert _quoted(result.path) == ["Ring the bell.", "A softhyphen and a zerowidth space."]
     assert _invoke("check", str(scripts)).exit_code == 0
+
+
+def test_the_draft_is_proved_before_it_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were the light escaping to miss something, the read-back proof catches it: those paragraphs are written
+    fully escaped, and the draft still quotes the document exactly."""
+    monkeypatch.setattr(draft_module, "escape", lambda text: text)  # no escaping at all
+    source = tmp_path / "nasty.txt"
+    source.write_text("\n\n".join(NASTY) + "\n", encoding="utf-8")
+    scripts = write_show(tmp_path / "scripts")
+    result = import_document(source, ImportOptions(scripts_dir=scripts, title="Nasty"))
+    assert _quoted(result.path) == [" ".join(p.split()) for p in NASTY]
+    text = result.path.read_text(encoding="utf-8")
+    assert "> \\[ref\\]\\: http\\:\\/\\/example\\.org" in text  # a link definition would have vanished
+    assert "> [Signed] Alois Indra" in text  # a paragraph that reads back as it is stays as it is

@@ -16,6 +16,7 @@ from narrate.check import TODO_MARK
 from narrate.errors import Problems
 from narrate.importer.document import HEADING, Block, Document
 from narrate.normalize import has_words, spoken_text
+from narrate.script import split_front_matter
 from narrate.scriptbody import parse_body
 from narrate.tags import MAX_CHAPTERS
 
@@ -90,32 +91,22 @@ def expected_text(block: Block, numbered_lists: bool) -> str:
 
 def sayable(text: str) -> bool:
     """Whether a paragraph has something to say: a script may not hold one without ("* * *", "—")."""
-    return has_words(spoken_text(text, language="en", lexicon=()))
+    # A letter stays a word whatever the normaliser does; only the rest needs normalising to tell.
+    return any(ch.isalpha() for ch in text) or has_words(spoken_text(text, language="en", lexicon=()))
 
 
 def _parsed(body: str) -> tuple[list[str], list[str], bool]:
-    """(chapter titles, segment texts, no problems) of a script body."""
+    """(chapter titles, document segment texts, no problems) of a script body."""
     problems = Problems()
     chapters = parse_body(body, 1, "draft", None, problems)
-    return [c.title for c in chapters], [s.text for c in chapters for s in c.segments], not problems
+    texts = [s.text for c in chapters for s in c.segments if s.role == "document"]
+    return [c.title for c in chapters], texts, not problems
 
 
-def quoted_line(text: str) -> str:
-    """The escaped text of a document paragraph, proved to parse back as `text`."""
-    for line in (escape(text), escape_all(text)):
-        titles, texts, ok = _parsed(f"# T\n\n> {line}\n")
-        if ok and texts == [text]:
-            return line
-    raise AssertionError(f"no escaping carries this paragraph through unchanged: {text!r}")
-
-
-def heading_line(text: str) -> str:
-    """The escaped text of a chapter heading, proved to parse back as `text`."""
-    for line in (escape(text), escape_all(text)):
-        titles, _, ok = _parsed(f"# {line}\n\nx\n")
-        if ok and titles == [text]:
-            return line
-    raise AssertionError(f"no escaping carries this heading through unchanged: {text!r}")
+def _proves(line: str, text: str, heading: bool) -> bool:
+    """Whether one escaped line, alone in a script, reads back as `text`."""
+    titles, texts, ok = _parsed(f"# {line}\n\nx\n" if heading else f"# T\n\n> {line}\n")
+    return ok and (titles == [text] if heading else texts == [text])
 
 
 def _front_matter(info: DraftInfo, document: Document, source: str) -> list[str]:
@@ -155,13 +146,51 @@ def _chapters(document: Document, first_title: str) -> list[tuple[str, list[Bloc
 
 
 def render_draft(document: Document, info: DraftInfo, source: str, numbered_lists: bool = NUMBERED_LISTS) -> str:
-    """The draft script's text: front matter, then chapters of quoted paragraphs after a narrator placeholder."""
+    """The draft script's text: front matter, then chapters of quoted paragraphs after a narrator placeholder.
+
+    Proved before it is returned: its body, parsed by narrate's own parser, gives the document's headings
+    and paragraphs exactly. A paragraph or heading the light escaping does not carry through is written
+    with every ASCII punctuation mark escaped instead.
+    """
     first_heading = next((i for i, b in enumerate(document.blocks) if b.kind == HEADING), None)
-    starts_with_heading = first_heading == 0
-    first_title = INTRODUCTION if starts_with_heading else info.title
+    chapters = _chapters(document, INTRODUCTION if first_heading == 0 else info.title)
+    titles = [title for title, _ in chapters]
+    paragraphs = [b for _, blocks in chapters for b in blocks if sayable(b.written)]
+    expected = [expected_text(b, numbered_lists) for b in paragraphs]
+    def unproved_lines() -> set[int]:
+        return {i for i, b in enumerate(paragraphs)
+                if not _proves(escape(_quoted_text(b, numbered_lists)), _quoted_text(b, numbered_lists), False)}
+
+    if numbered_lists and not NUMBERED_LISTS and any(b.number is not None for b in paragraphs):
+        # Lists asked for, but this parser does not read them: each line is proved on its own instead.
+        return _render(info, document, source, chapters, numbered_lists, unproved_lines(), set())
+    full_paragraphs: set[int] = set()  # positions in `paragraphs` written with escape_all
+    full_titles: set[int] = set()  # positions in `titles`
+    for _attempt in range(3):
+        text = _render(info, document, source, chapters, numbered_lists, full_paragraphs, full_titles)
+        got_titles, got_texts, ok = _parsed(split_front_matter(text)[1])
+        if ok and got_titles == titles and got_texts == expected:
+            return text
+        if ok and len(got_titles) == len(titles) and len(got_texts) == len(expected):
+            full_titles |= {i for i, (got, want) in enumerate(zip(got_titles, titles)) if got != want}
+            full_paragraphs |= {i for i, (got, want) in enumerate(zip(got_texts, expected)) if got != want}
+        else:  # a paragraph vanished or split (a link reference definition, say): find it line by line
+            full_titles |= {i for i, t in enumerate(titles) if not _proves(escape(t), t, True)}
+            full_paragraphs |= unproved_lines()
+    raise AssertionError(f"the draft does not read back as the document {document.source}")
+
+
+def _quoted_text(block: Block, numbered_lists: bool) -> str:
+    """The text a quote line holds after `> ` (and after the list marker of a list item)."""
+    return block.text if numbered_lists and block.number is not None else block.written
+
+
+def _render(info: DraftInfo, document: Document, source: str, chapters: list[tuple[str, list[Block]]],
+            numbered_lists: bool, full_paragraphs: set[int], full_titles: set[int]) -> str:
     lines = _front_matter(info, document, source)
-    for index, (title, blocks) in enumerate(_chapters(document, first_title)):
-        lines += ["", f"# {heading_line(title)}", ""]
+    position = 0  # of the next sayable paragraph
+    for index, (title, blocks) in enumerate(chapters):
+        lines += ["", f"# {escape_all(title) if index in full_titles else escape(title)}", ""]
         if index == 0:
             lines += [PLACEHOLDER, ""]
         previous_numbered = False
@@ -171,12 +200,15 @@ def render_draft(document: Document, info: DraftInfo, source: str, numbered_list
                 lines += [WORDLESS_PAUSE, ""]
                 previous_numbered = False
                 continue
+            text = _quoted_text(block, numbered_lists)
+            line = escape_all(text) if position in full_paragraphs else escape(text)
+            position += 1
             if numbered_lists and block.number is not None:
                 if previous_numbered:
                     lines[-1:] = [">"]  # one loose list: the items' blank lines stay inside the quote
-                lines += [f"> {list_marker(block)} {quoted_line(block.text)}", ""]
+                lines += [f"> {list_marker(block)} {line}", ""]
                 previous_numbered = True
             else:
-                lines += [f"> {quoted_line(block.written)}", ""]
+                lines += [f"> {line}", ""]
                 previous_numbered = False
     return "\n".join(lines).rstrip("\n") + "\n"
