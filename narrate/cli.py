@@ -11,7 +11,7 @@ import click
 
 from narrate import __version__
 from narrate.errors import NarrateError, os_error_message
-from narrate.limits import LOUDNESS, MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE, TRUE_PEAK
+from narrate.limits import LOUDNESS, MAX_EPISODE_NUMBER, MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE, TRUE_PEAK
 
 log = logging.getLogger("narrate")
 
@@ -166,7 +166,7 @@ def check(ctx: click.Context, folder: Path | None, published: bool, loudness: fl
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Script to write, or a folder for it (default: scripts/NNN-title.md).")
-@click.option("--episode", type=click.IntRange(0, 2**31 - 1), default=None,
+@click.option("--episode", type=click.IntRange(0, MAX_EPISODE_NUMBER), default=None,
               help="Episode number (default: the next one no script or published episode uses).")
 @click.option("--title", default=None, help="Episode title (default: the document's title, else the file name).")
 @click.option("--start", default=None, help="First words of the first paragraph to keep.")

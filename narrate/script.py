@@ -18,6 +18,7 @@ from narrate.config import brief, check_url, display_path, file_kind, parse_show
 from narrate.cover import episode_image_problem
 from narrate.errors import Problems
 from narrate.lexicon import merge_lexicons, parse_lexicon
+from narrate.limits import MAX_EPISODE_NUMBER
 from narrate.model import Chapter, DocumentInfo, Episode, Location, Segment, Show
 from narrate.normalize import has_words, nothing_to_say, spoken_text
 from narrate.scriptbody import parse_body
@@ -27,7 +28,6 @@ FRONT_KEYS = ("title", "episode", "date", "summary", "document", "lexicon", "typ
 DOCUMENT_KEYS = ("title", "authors", "date", "translator", "source", "url", "rights")
 EPISODE_TYPES = ("full", "trailer", "bonus")
 MAX_PROBLEMS = 20  # per script: a pathological script is not worth a thousand lines
-MAX_EPISODE_NUMBER = 2**31 - 1  # podcast apps keep itunes:episode in a 32-bit integer
 # The longest name derived from a slug, SLUG.<10 hex digits>.chapters.json, must leave room below NAME_MAX
 # (255 bytes) for temporary-file prefixes and suffixes: at most 200 bytes in all.
 LONGEST_SUFFIX = ".0123456789.chapters.json"
