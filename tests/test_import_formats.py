@@ -142,12 +142,20 @@ def test_scanned_pdf_without_text_is_an_error(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.pdf"]
 
 
-def test_damaged_pdf_is_one_line(tmp_path: Path) -> None:
-    source = tmp_path / "bad.pdf"
-    source.write_bytes(b"%PDF-1.4\nthis is not really a PDF\n")
+@pytest.mark.parametrize(("name", "data", "what"), [
+    ("bad.pdf", b"%PDF-1.4\nthis is not really a PDF\n", "PDF"),
+    ("bad.epub", b"PK\x03\x04 not really a zip", "EPUB"),
+    ("bad.docx", b"PK\x03\x04 not really a zip", "Word file"),
+    ("text.docx", b"plain text saved with the wrong name", "Word file"),
+])
+def test_a_damaged_file_is_one_line(tmp_path: Path, name: str, data: bytes, what: str) -> None:
+    source = tmp_path / name
+    source.write_bytes(data)
     result = CliRunner().invoke(main, ["import", str(source), "-o", str(tmp_path)])
-    assert result.exit_code == 2 and "cannot read this PDF" in result.output
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {source}: cannot read this {what} (")
     assert len(result.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
 def test_epub_one_chapter_per_epub_chapter(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ empty paragraphs are skipped. Title, author and creation date from the document'
 from __future__ import annotations
 
 import io
-import zipfile
 
 from narrate.errors import UserError
 from narrate.importer.document import HEADING, PARAGRAPH, Document, make_document
@@ -15,7 +14,7 @@ def read(data: bytes, source: str) -> Document:
     docx = need("docx", "Word (.docx)")
     try:
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a damaged file makes zipfile, lxml or python-docx raise many kinds
         raise UserError(f"{source}: cannot read this Word file ({type(exc).__name__}: {exc})") from None
     blocks = [(_kind(p), p.text) for p in document.paragraphs]
     core = document.core_properties
