@@ -236,3 +236,19 @@ def test_html_in_its_declared_charset(tmp_path: Path) -> None:
                       + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>").encode("cp1251"))
     _, episode = _import(tmp_path, page)
     assert _document_texts(episode) == paragraphs and episode.document.title == "Письмо"
+
+
+def test_docx_numbered_list_paragraphs_keep_their_numbers(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Notes of the session.")
+    items = ["The main outcome is the turning point.", "They called out to me: stay here!", "In Prague they compare."]
+    for item in items:
+        document.add_paragraph(item, style="List Number")
+    document.add_paragraph("A bullet point with words.", style="List Bullet")
+    source = tmp_path / "notes.docx"
+    document.save(str(source))
+    _, episode = _import(tmp_path, source)
+    assert _document_texts(episode) == ["Notes of the session.", *(f"{n}. {t}" for n, t in enumerate(items, 1)),
+                                        "A bullet point with words."]
