@@ -28,8 +28,9 @@ def _parser_reads_lists() -> bool:
     return not problems and [s.text for c in chapters for s in c.segments] == ["4. Text"]
 
 
-#: Numbered paragraphs as `> 4. Text` Markdown list items when the script parser builds those (see
-#: `_parser_reads_lists`); otherwise they are written as the document has them (`> 4The ...`).
+#: Numbered paragraphs as `> 4. Text` Markdown list items when the script parser builds those (it does since
+#: lists came to scripts; the probe keeps the writer honest against the parser it writes for); otherwise they
+#: are written as the document has them (`> 4The ...`).
 NUMBERED_LISTS = _parser_reads_lists()
 PLACEHOLDER = (f"{TODO_MARK} replace this paragraph with the narrator's introduction: what this document is, "
                "who wrote it and when, and why it matters.")
