@@ -176,12 +176,12 @@ def import_(file: Path, output: Path | None, episode: int | None, title: str | N
             end: str | None, encoding: str | None) -> None:
     """Write a draft script from the document in FILE (.txt, .html, .pdf, .epub, .docx)."""
     from narrate.importer import ImportOptions, import_document
+    from narrate.wording import counted
 
     options = ImportOptions(output=output, episode=episode, title=title, start=start, end=end, encoding=encoding)
     result = import_document(file, options)
-    chapters = f"{result.chapters} chapter" + ("s" if result.chapters != 1 else "")
-    paragraphs = f"{result.paragraphs} document paragraph" + ("s" if result.paragraphs != 1 else "")
-    click.echo(f"wrote {result.path} (episode {result.episode}, draft: true): {chapters}, {paragraphs}; "
+    what = f"{counted(result.chapters, 'chapter')}, {counted(result.paragraphs, 'document paragraph')}"
+    click.echo(f"wrote {result.path} (episode {result.episode}, draft: true): {what}; "
                "replace its TODO paragraph, then run narrate check")
 
 

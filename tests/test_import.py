@@ -339,7 +339,8 @@ def test_a_draft_is_built_but_left_out_of_the_feed_until_published(tmp_path: Pat
     options = BuildOptions(output=out, cache_dir=tmp_path / "cache", in_process=True, today=TODAY)
     with caplog.at_level("INFO", logger="narrate"):
         build(scripts, options)
-    assert "episode 2 is a draft (scripts/002-second.md has 'draft: true')" in caplog.text.replace(str(tmp_path) + "/", "")
+    logged = caplog.text.replace(str(tmp_path) + "/", "")
+    assert "episode 2 is a draft (scripts/002-second.md has 'draft: true')" in logged
     feed = (out / "feed.xml").read_text(encoding="utf-8")
     draft_mp3 = published_paths(out, "002-second")["mp3"]
     assert draft_mp3.exists() and draft_mp3.name not in feed
@@ -353,8 +354,8 @@ def test_a_draft_is_built_but_left_out_of_the_feed_until_published(tmp_path: Pat
 
 
 def test_draft_must_be_true_or_false(tmp_path: Path) -> None:
-    scripts = write_show(tmp_path / "scripts",
-                         episodes={"001-first.md": EPISODE_ONE.replace("episode: 1\n", "episode: 1\ndraft: yes please\n")})
+    script = EPISODE_ONE.replace("episode: 1\n", "episode: 1\ndraft: yes please\n")
+    scripts = write_show(tmp_path / "scripts", episodes={"001-first.md": script})
     result = _invoke("check", str(scripts))
     assert result.exit_code == 2
     assert "001-first.md:4: draft must be true or false, not 'yes please'" in result.output
