@@ -1,6 +1,7 @@
 """`narrate check` and `narrate clean`: the library side of the small commands (`say` is in narrate/say.py)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,10 @@ from narrate.validate import validate_project
 from narrate.voices import prepare_engines
 
 DEFAULT_RATE = 175
+#: A paragraph starting with this is a note to the writer (`narrate import` leaves one): `check` warns about it.
+TODO_MARK = "TODO:"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class EpisodeSummary:
     segments: int
     words: int
     seconds: float
+    draft: bool = False
 
 
 def estimate_seconds(project: Project, number: int) -> float:
@@ -52,9 +58,17 @@ def check_scripts(scripts_dir: Path) -> list[EpisodeSummary]:
     Every problem is listed at once: voices and the cover are checked even when some scripts have problems.
     """
     project = validate_project(scripts_dir).project
+    for episode in project.episodes:
+        for segment in episode.segments:
+            if segment.text.startswith(TODO_MARK):
+                log.warning("%s: a paragraph still begins with '%s', a placeholder for the writer: replace it "
+                            "before you publish", segment.location, TODO_MARK)
+        if episode.draft:
+            log.info("episode %d is a draft (%s has 'draft: true'): checked and built, but left out of the feed",
+                     episode.number, episode.path)
     return [
         EpisodeSummary(e.number, e.title, len(e.chapters), len(e.segments),
-                       sum(len(s.text.split()) for s in e.segments), estimate_seconds(project, e.number))
+                       sum(len(s.text.split()) for s in e.segments), estimate_seconds(project, e.number), e.draft)
         for e in project.episodes
     ]
 

@@ -11,7 +11,7 @@ import click
 
 from narrate import __version__
 from narrate.errors import NarrateError, UserError, os_error_message
-from narrate.limits import LOUDNESS, MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE, TRUE_PEAK
+from narrate.limits import LOUDNESS, MAX_EPISODE_NUMBER, MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE, TRUE_PEAK
 
 log = logging.getLogger("narrate")
 
@@ -169,6 +169,29 @@ def check(ctx: click.Context, folder: str | None, published: bool, loudness: flo
     summary = check_scripts(Path(folder or "scripts"))
     if not ctx.obj["quiet"]:
         print_check_table(summary)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Script to write, or a folder for it (default: scripts/NNN-title.md).")
+@click.option("--episode", type=click.IntRange(0, MAX_EPISODE_NUMBER), default=None,
+              help="Episode number (default: the next one no script or published episode uses).")
+@click.option("--title", default=None, help="Episode title (default: the document's title, else the file name).")
+@click.option("--start", default=None, help="First words of the first paragraph to keep.")
+@click.option("--end", default=None, help="First words of the last paragraph to keep.")
+@click.option("--encoding", default=None, help="Encoding of a plain-text file (default: UTF-8, or its BOM's).")
+def import_(file: Path, output: Path | None, episode: int | None, title: str | None, start: str | None,
+            end: str | None, encoding: str | None) -> None:
+    """Write a draft script from the document in FILE (.txt, .html, .pdf, .epub, .docx)."""
+    from narrate.importer import ImportOptions, import_document
+    from narrate.wording import counted
+
+    options = ImportOptions(output=output, episode=episode, title=title, start=start, end=end, encoding=encoding)
+    result = import_document(file, options)
+    what = f"{counted(result.chapters, 'chapter')}, {counted(result.paragraphs, 'document paragraph')}"
+    click.echo(f"wrote {result.path} (episode {result.episode}, draft: true): {what}; "
+               "replace its TODO paragraph, then run narrate check")
 
 
 @main.command()

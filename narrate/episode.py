@@ -63,6 +63,8 @@ def described(plan: EpisodePlan) -> dict[str, Any]:
         # The cast as listeners know it (voices.ROLE.name), in order of first appearance; no engine ids.
         "voices": tuple(dict.fromkeys(p.voice.name for p in plan.pieces if p.voice.name)),
         "image": episode.image or "", "link": episode.link,
+        # Only when set: the tag keys of every episode built before drafts existed stay as they were.
+        **({"draft": True} if episode.draft else {}),
     }
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -170,3 +171,24 @@ def build_lock(folder: Path, wait: bool = False) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_new(dest: Path, data: bytes) -> None:
+    """Write a file that must not exist yet, atomically: a temporary file linked into place, never over another.
+
+    FileExistsError when `dest` exists (even if it appeared meanwhile); no temporary file is left either way.
+    """
+    tmp = temp_path(dest.parent, suffix=dest.suffix)
+    try:
+        tmp.write_bytes(data)
+        fsync_file(tmp)
+        try:
+            os.link(tmp, dest)  # atomic, and refuses an existing name
+        except OSError as exc:
+            if isinstance(exc, FileExistsError) or os.path.lexists(dest):
+                raise FileExistsError(errno.EEXIST, "file exists", str(dest)) from None
+            # A file system without hard links: claim the name, then rename the finished file over the claim.
+            os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)

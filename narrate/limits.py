@@ -6,3 +6,4 @@ MAX_WORKERS = 64  # render processes at most, from the CLI or render.workers (0 
 MIN_RATE, MAX_RATE = 50, 500  # words per minute a voice may speak at (as show.yaml allows)
 LOUDNESS = (-30.0, -10.0)  # LUFS an integrated loudness target may be (as show.yaml allows)
 TRUE_PEAK = (-9.0, 0.0)  # dBTP a true-peak ceiling may be (as show.yaml allows)
+MAX_EPISODE_NUMBER = 2**31 - 1  # podcast apps keep itunes:episode in a 32-bit integer

@@ -117,6 +117,7 @@ class Episode:
     episode_type: str = "full"
     image: str | None = None
     link: str = ""
+    draft: bool = False  # built, but left out of the feed
 
     @property
     def segments(self) -> tuple[Segment, ...]:

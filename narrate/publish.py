@@ -111,6 +111,11 @@ def is_released(record: EpisodeRecord, today: dt.date) -> bool:
     return dt.date.fromisoformat(record.release_date) <= today
 
 
+def in_feed(record: EpisodeRecord, today: dt.date) -> bool:
+    """Whether an episode goes into the feed: released, and not a draft (both are built all the same)."""
+    return is_released(record, today) and not record.draft
+
+
 @dataclasses.dataclass
 class Published:
     """What `publish` did: the files it wrote, the records with their sidecar names, the cover's name, the pages."""
@@ -161,9 +166,13 @@ def publish(show: Show, records: Mapping[str, EpisodeRecord], guids: GuidRegistr
             names["art"] = record.sidecars["art"]  # an episode not selected for this build keeps its art
         published[slug] = record = dataclasses.replace(record, sidecars=names)
         art_url = show.base_url + names["art"] if "art" in names else None
-        if not is_released(record, today):
-            log.info("episode %d is dated %s: built, but left out of the feed until then",
-                     record.number, record.release_date)
+        if not in_feed(record, today):
+            if record.draft:
+                log.info("episode %d is a draft (%s has 'draft: true'): built, but left out of the feed",
+                         record.number, record.script)
+            else:
+                log.info("episode %d is dated %s: built, but left out of the feed until then",
+                         record.number, record.release_date)
             continue
         guid = guids.get(record.number)
         assert guid is not None, "GUIDs are ensured before publishing"

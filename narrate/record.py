@@ -50,6 +50,8 @@ class EpisodeRecord:
     link: str = ""
     loudness: float | None = None
     true_peak: float | None = None
+    #: A draft is built but left out of the feed (the script's `draft: true`).
+    draft: bool = False
     #: The published (content-named) chapters, vtt, srt and art files, by kind.
     sidecars: dict[str, str] = field(default_factory=dict)
 
@@ -127,8 +129,16 @@ def save_record(output: Path, episodes: dict[str, EpisodeRecord], targets: _HasT
     data: dict[str, Any] = {"version": RECORD_VERSION}
     if targets is not None:
         data["targets"] = {"loudness": targets.loudness, "true_peak": targets.true_peak}
-    data["episodes"] = {slug: asdict(episodes[slug]) for slug in sorted(episodes)}
+    data["episodes"] = {slug: _entry(episodes[slug]) for slug in sorted(episodes)}
     return write_if_changed(output / RECORD_NAME, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode())
+
+
+def _entry(record: EpisodeRecord) -> dict[str, Any]:
+    """A record's JSON: `draft` only when true, so records written before drafts existed stay byte for byte."""
+    entry = asdict(record)
+    if not entry["draft"]:
+        del entry["draft"]
+    return entry
 
 
 class GuidRegistry:

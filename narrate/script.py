@@ -18,16 +18,16 @@ from narrate.config import brief, check_url, display_path, file_kind, parse_show
 from narrate.cover import episode_image_problem
 from narrate.errors import Problems
 from narrate.lexicon import merge_lexicons, parse_lexicon
+from narrate.limits import MAX_EPISODE_NUMBER
 from narrate.model import Chapter, DocumentInfo, Episode, Location, Segment, Show
 from narrate.normalize import has_words, nothing_to_say, spoken_text
 from narrate.scriptbody import parse_body
 from narrate.yamlfile import CONTROL, YamlSyntaxError, control_problems, line_of, load_yaml
 
-FRONT_KEYS = ("title", "episode", "date", "summary", "document", "lexicon", "type", "image", "link")
+FRONT_KEYS = ("title", "episode", "date", "summary", "document", "lexicon", "type", "image", "link", "draft")
 DOCUMENT_KEYS = ("title", "authors", "date", "translator", "source", "url", "rights")
 EPISODE_TYPES = ("full", "trailer", "bonus")
 MAX_PROBLEMS = 20  # per script: a pathological script is not worth a thousand lines
-MAX_EPISODE_NUMBER = 2**31 - 1  # podcast apps keep itunes:episode in a 32-bit integer
 # The longest name derived from a slug, SLUG.<10 hex digits>.chapters.json, must leave room below NAME_MAX
 # (255 bytes) for temporary-file prefixes and suffixes: at most 200 bytes in all.
 LONGEST_SUFFIX = ".0123456789.chapters.json"
@@ -275,10 +275,14 @@ def _parse_front(meta: dict, shown: str, show: Show | None, problems: Problems) 
     elif link.strip() and not check_url(link.strip()):
         problems.add(loc("link"), f"link {brief(link.strip())} is not an absolute http(s) URL")
         link = ""
+    draft = meta.get("draft", False)
+    if not isinstance(draft, bool):
+        problems.add(loc("draft"), f"draft must be true or false, not {brief(draft)}")
+        draft = False
     return {
         "number": number, "title": str(title).strip(), "release_date": release, "summary": summary.strip(),
         "document": document, "lexicon": lexicon, "episode_type": episode_type, "image": image,
-        "link": link.strip(),
+        "link": link.strip(), "draft": draft,
     }
 
 
@@ -314,6 +318,8 @@ def episode_as_dict(episode: Episode) -> dict[str, Any]:
     from dataclasses import asdict
 
     data = asdict(episode)
+    if not data["draft"]:
+        del data["draft"]  # only a draft says so: the golden parses of other scripts stay as they were
     data["release_date"] = episode.release_date.isoformat()
     for chapter in data["chapters"]:
         for item in chapter["items"]:

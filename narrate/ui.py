@@ -84,7 +84,8 @@ def print_check_table(rows: list[EpisodeSummary]) -> None:
         else:
             table.add_column(column, justify="right", no_wrap=True)
     for r in rows:
-        table.add_row(str(r.number), r.title, str(r.chapters), str(r.segments), str(r.words), duration(r.seconds))
+        title = f"{r.title} (draft)" if r.draft else r.title
+        table.add_row(str(r.number), title, str(r.chapters), str(r.segments), str(r.words), duration(r.seconds))
     out.print(table)
 
 

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 def _unlisted(output: Path, listed: Sequence[EpisodeFiles], found: Findings) -> list[EpisodeFiles]:
-    """MP3s in the folder that no feed item points to (episodes dated later), with the sidecars the build
+    """MP3s in the folder that no feed item points to (drafts and episodes dated later), with the sidecars the build
     record names for them (or, for the older layout, those of the same name)."""
     known = {e.mp3.resolve() for e in listed}
     by_file = {rec.file: rec for rec in load_record(output).values()}
@@ -114,7 +114,7 @@ def check_folder(output: Path, found: Findings, loudness: float | None = None, t
         covers = sorted(p for p in output.glob("cover.*") if p.is_file() and not not_regular(p))
         cover = covers[0] if covers else None
     unlisted = _unlisted(output, listed, found)
-    why = "an episode dated later?" if feed is not None else "the feed cannot be read"
+    why = "a draft, or an episode dated later?" if feed is not None else "the feed cannot be read"
     for episode in unlisted:
         found.lines.append(f"{episode.label}: not in the feed ({why}); checked by its file name")
     # The feed lists the newest first; the report reads better in episode order.
