@@ -36,7 +36,7 @@ from narrate.errors import NarrateError, ProblemsError, UserError
 from narrate.fsutil import TMP_PREFIX
 from narrate.limits import MAX_TIMEOUT
 from narrate.plan import EngineInfo, Piece
-from narrate.render import SCRATCH_PREFIX, STARTUP_TIMEOUT, RenderFailure, remove_stale_scratch, verify_and_trim
+from narrate.render import SCRATCH_PREFIX, RenderFailure, remove_stale_scratch, verify_and_trim
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +223,8 @@ class ClusterRenderer:
         scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         failures: list[RenderFailure] = []
         done = distributed.as_completed(list(futures), loop=self.client.loop, with_results=False)
-        # The first piece on each worker also starts its engine: that start-up is not the piece's time.
-        deadline = time.monotonic() + timeout + STARTUP_TIMEOUT
+        # The workers' engines were started by the survey (worker_facts): the first piece has no start-up to wait for.
+        deadline = time.monotonic() + timeout
         try:
             while not done.is_empty():
                 batch = done.next_batch(block=False)
@@ -292,13 +292,16 @@ class ClusterRenderer:
 
 
 def _under_way(client: Any, futures: dict[Any, Piece]) -> Piece | None:
-    """A piece some worker is rendering now (for a timeout's message), if the scheduler says."""
-    by_key = {future.key: job for future, job in futures.items()}
+    """A piece some worker is rendering now (for a timeout's message), if the scheduler says.
+
+    A worker may hold more than the piece it runs; it runs them in the order they were submitted, so the
+    first submitted of those the scheduler lists is one being rendered.
+    """
     with contextlib.suppress(Exception):
-        for keys in client.processing().values():
-            for key in keys:
-                if key in by_key:
-                    return by_key[key]
+        processing = {key for keys in client.processing().values() for key in keys}
+        for future, job in futures.items():  # in submission order
+            if future.key in processing:
+                return job
     return None
 
 

@@ -68,7 +68,7 @@ class DaskCluster:
                     process.terminate()
             for process in group:
                 try:
-                    process.wait(5)
+                    process.wait(3)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,8 +31,8 @@ DELAY = "0.25"  # seconds per piece on the slow clusters: a build of LONG_SHOW l
 
 
 def _episode(number: int, sentences: int) -> str:
-    lines = [f"Sentence {i} of episode {number} is spoken by the narrator here." for i in range(sentences)]
-    quoted = [f"Quoted line {i} of episode {number} is read by the document voice." for i in range(sentences)]
+    lines = [f"Said line {i} of {number}." for i in range(sentences)]
+    quoted = [f"Quoted line {i} of {number}." for i in range(sentences)]
     return textwrap.dedent(f"""\
         ---
         title: "Episode {number}"
@@ -47,7 +48,8 @@ def _episode(number: int, sentences: int) -> str:
         """)
 
 
-LONG_SHOW = {f"00{n}-ep{n}.md": _episode(n, 5) for n in (1, 2, 3)}  # 30 pieces
+LONG_SHOW = {f"00{n}-ep{n}.md": _episode(n, 4) for n in (1, 2, 3)}
+LONG_PIECES = 24
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
     running = start_cluster(tmp_path_factory.mktemp("cluster"))
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def long_show(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+    """LONG_SHOW's folder and the files a local build of it publishes (its GUIDs are kept in the folder)."""
+    folder = tmp_path_factory.mktemp("long")
+    scripts = write_show(folder / "scripts", episodes=LONG_SHOW)
+    assert _build(scripts, folder / "out", folder / "cache").rendered == LONG_PIECES
+    return scripts, _files(folder / "out")
 
 
 @pytest.fixture
@@ -161,22 +172,21 @@ def test_an_engine_failure_on_the_cluster_names_the_segment(cluster: DaskCluster
     assert not list((tmp_path / "out").glob("*.mp3"))
 
 
-def test_a_worker_killed_mid_build_has_its_pieces_rendered_elsewhere(slow_cluster: DaskCluster,
-                                                                      tmp_path: Path) -> None:
-    scripts = write_show(tmp_path / "scripts", episodes=LONG_SHOW)
+def test_a_worker_killed_mid_build_has_its_pieces_rendered_elsewhere(
+        slow_cluster: DaskCluster, long_show: tuple[Path, dict[str, bytes]], tmp_path: Path) -> None:
+    scripts, local_files = long_show
     victim = slow_cluster.workers[0]
     report = _build(scripts, tmp_path / "remote", tmp_path / "remote-cache", slow_cluster.address,
                     _KillAfter(slow_cluster, victim, 4))
     assert victim.poll() is not None, "the worker was killed during the build"
-    assert not report.failures and report.rendered == 30
-    local = _build(scripts, tmp_path / "local", tmp_path / "local-cache")
-    assert _files(tmp_path / "remote") == _files(tmp_path / "local")
-    assert local.rendered == 30
+    assert not report.failures and report.rendered == LONG_PIECES
+    assert fake_engine.CALLS == []
+    assert _files(tmp_path / "remote") == local_files
 
 
-def test_a_scheduler_stopped_mid_build_stops_it_and_keeps_what_arrived(slow_cluster: DaskCluster,
-                                                                        tmp_path: Path) -> None:
-    scripts = write_show(tmp_path / "scripts", episodes=LONG_SHOW)
+def test_a_scheduler_stopped_mid_build_stops_it_and_keeps_what_arrived(
+        slow_cluster: DaskCluster, long_show: tuple[Path, dict[str, bytes]], tmp_path: Path) -> None:
+    scripts, local_files = long_show
     cache = tmp_path / "cache"
     with pytest.raises(NarrateError) as failed:
         _build(scripts, tmp_path / "out", cache, slow_cluster.address,
@@ -184,14 +194,31 @@ def test_a_scheduler_stopped_mid_build_stops_it_and_keeps_what_arrived(slow_clus
     assert failed.value.exit_code == 1
     assert failed.value.message.startswith(f"lost the Dask cluster at {slow_cluster.address} during the build")
     arrived = _pieces(cache)
-    assert 5 <= len(arrived) < 30
+    assert 5 <= len(arrived) < LONG_PIECES
     assert not list((tmp_path / "out").glob("*.mp3")) and not (tmp_path / "out" / "feed.xml").exists()
     # The next build, local, renders exactly what had not arrived, and gives a local build's outputs.
     fake_engine.CALLS.clear()
     rest = _build(scripts, tmp_path / "out", cache)
-    assert rest.rendered == 30 - len(arrived) == len(fake_engine.CALLS)
-    _build(scripts, tmp_path / "fresh", tmp_path / "fresh-cache")
-    assert _files(tmp_path / "out") == _files(tmp_path / "fresh")
+    assert rest.rendered == LONG_PIECES - len(arrived) == len(fake_engine.CALLS)
+    assert _files(tmp_path / "out") == local_files
+
+
+def test_a_piece_that_hangs_on_the_cluster_times_out(tmp_path: Path) -> None:
+    require_dask()
+    hung = start_cluster(tmp_path / "hung", workers=[{}])
+    try:
+        scripts = write_show(tmp_path / "scripts", episodes={"001-first.md": EPISODE_ONE.replace(
+            "It sets the scene.", "It sets the HANG scene.")})
+        started = time.monotonic()
+        result = CliRunner().invoke(main, ["build", str(scripts), "-o", str(tmp_path / "out"), "--cache-dir",
+                                           str(tmp_path / "cache"), "--cluster", hung.address, "--timeout", "2"])
+        seconds = time.monotonic() - started
+    finally:
+        hung.stop()
+    assert result.exit_code == 1, result.output
+    assert "001-first.md:14: rendering timed out after 2s (on the Dask cluster" in result.output, result.output
+    assert seconds < 30
+    assert not list((tmp_path / "out").glob("*.mp3"))
 
 
 def test_a_worker_with_other_versions_is_refused_before_any_work(tmp_path: Path) -> None:
