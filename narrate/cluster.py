@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = "pip install 'narrate[dask]'"
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler
 WORKERS_TIMEOUT = 30.0  # seconds to wait for a first worker to join a cluster that has none
+#: Dask's own packages that must match between this machine and the workers (Dask's own required list), and
+#: Python's minor version: the tasks and their results are pickled.
+DASK_PACKAGES = ("dask", "distributed", "msgpack", "cloudpickle", "tornado", "toolz")
 RETRIES = 2  # more tries of a piece whose task raised (a worker that dies is rescheduled by Dask itself)
 POLL = 0.05  # seconds between looks at the finished tasks, the cache folder and the connection
 
@@ -94,7 +97,7 @@ def worker_facts(targets: dict[str, str], engines: Sequence[str], voices: Sequen
     import narrate
 
     facts: dict[str, Any] = {"narrate": narrate.__version__, "python": platform.python_version(),
-                             "engines": {}, "voices": {}}
+                             "packages": _packages(), "engines": {}, "voices": {}}
     with _LOCK:
         for name in engines:
             try:
@@ -113,6 +116,19 @@ def worker_facts(targets: dict[str, str], engines: Sequence[str], voices: Sequen
     except Exception as exc:  # noqa: BLE001 - the ffmpeg is reported (doctor), not required: encoding is local
         facts["ffmpeg"] = f"unavailable ({exc})"
     return facts
+
+
+def _packages() -> dict[str, str]:
+    """The versions of Dask's own packages here, and Python's major.minor."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": ".".join(platform.python_version_tuple()[:2])}
+    for name in DASK_PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
 
 
 def render_remote(piece: Piece, targets: dict[str, str]) -> tuple[str, bytes | str]:
@@ -153,7 +169,7 @@ def expected_facts(engines: EngineInfo, voices: Iterable[tuple[str, str]]) -> di
     from narrate.model import VoiceSpec
 
     voices = sorted(set(voices))
-    return {"narrate": narrate.__version__,
+    return {"narrate": narrate.__version__, "packages": _packages(),
             "engines": {name: engines.version(name) for name in sorted({name for name, _ in voices})},
             "voices": {f"{name} {voice}": engines.voice_version(VoiceSpec(name, voice)) for name, voice in voices}}
 
@@ -163,11 +179,11 @@ def differences(facts: dict, expected: dict) -> tuple[str, ...]:
     found: list[str] = []
     if facts.get("narrate") != expected["narrate"]:
         found.append(f"narrate {facts.get('narrate')} (here {expected['narrate']})")
-    for kind in ("engines", "voices"):
+    for kind in ("engines", "voices", "packages"):
         theirs = facts.get(kind, {})
         for name, value in expected[kind].items():
             if theirs.get(name) != value:
-                what = f"engine {name}" if kind == "engines" else f"voice {name}"
+                what = {"engines": "engine ", "voices": "voice ", "packages": ""}[kind] + name
                 found.append(f"{what} {theirs.get(name) or 'fingerprint empty'} (here {value or 'empty'})")
     return tuple(found)
 
@@ -218,7 +234,7 @@ class ClusterRenderer:
         cache.check_writable()
         timeout = timeout if 0 < timeout <= MAX_TIMEOUT else MAX_TIMEOUT
         futures = {self.client.submit(render_remote, job, self.targets, key=f"narrate-piece-{job.key}",
-                                      retries=RETRIES, pure=False): job for job in jobs}
+                                      retries=RETRIES): job for job in jobs}
         log.debug("rendering %d pieces on the Dask cluster at %s", len(jobs), self.address)
         scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         failures: list[RenderFailure] = []
@@ -236,17 +252,24 @@ class ClusterRenderer:
                     continue
                 for future in batch:
                     job = futures.pop(future)
-                    failure = self._store(future, job, cache, scratch)
+                    failure = self._store(future, job, cache, scratch, timeout)
                     if failure is not None:
                         failures.append(failure)
                     elif on_done:
                         on_done(job)
                 if failures:
+                    # As in a local build, nothing new starts; what has already arrived goes into the cache.
+                    for future in done.next_batch(block=False):
+                        job = futures.pop(future)
+                        if future.status == "finished" and self._store(future, job, cache, scratch, timeout) is None:
+                            if on_done:
+                                on_done(job)
                     break
                 deadline = time.monotonic() + timeout
         finally:
             if futures:
-                self.client.cancel(list(futures))  # after a failure no new piece starts (nor after an error)
+                with contextlib.suppress(Exception):  # a scheduler already gone has nothing to cancel
+                    self.client.cancel(list(futures))
             shutil.rmtree(scratch, ignore_errors=True)
         return failures
 
@@ -262,12 +285,16 @@ class ClusterRenderer:
             failures.append(RenderFailure(job, f"rendering timed out after {timeout:g}s (on the Dask cluster "
                                                f"at {self.address}: no piece arrived for that long)"))
 
-    def _store(self, future: Any, job: Piece, cache: Cache, scratch: Path) -> RenderFailure | None:
+    def _store(self, future: Any, job: Piece, cache: Cache, scratch: Path, timeout: float) -> RenderFailure | None:
         """Put one finished task's audio into the cache; its failure, if it failed."""
         if future.status == "cancelled":
             raise self.lost()
         try:
-            status, payload = future.result()
+            # Finished, but its worker may die before the bytes are fetched: then Dask renders it again.
+            status, payload = future.result(timeout=timeout)
+        except TimeoutError:
+            return RenderFailure(job, f"rendering timed out after {timeout:g}s (on the Dask cluster at "
+                                      f"{self.address}: its worker was lost and no other rendered it again)")
         except Exception as exc:  # noqa: BLE001 - a task that raised after its retries: the piece's failure
             if self.client.status not in ("running", "connecting"):
                 raise self.lost() from None

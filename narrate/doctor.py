@@ -205,7 +205,8 @@ def _cluster(report: DoctorReport, address: str, voices: list[tuple[str, str]]) 
         facts = worker.facts
         engines_seen = ", ".join(f"{name} {version}" for name, version in facts.get("engines", {}).items())
         report.lines.append(f"  {worker.address}: narrate {facts.get('narrate', '?')}, Python "
-                            f"{facts.get('python', '?')}, {engines_seen or 'no engines'}; {facts.get('ffmpeg', '')}")
+                            f"{facts.get('python', '?')}, dask {facts.get('packages', {}).get('dask', '?')}, "
+                            f"{engines_seen or 'no engines'}; {facts.get('ffmpeg', '')}")
         if worker.differences:
             report.missing.append(f"cluster {address}: worker {worker.address} differs from this machine: "
                                   f"{'; '.join(worker.differences)}")

@@ -162,6 +162,26 @@ def test_the_cli_builds_on_a_cluster_and_says_so(cluster: DaskCluster, tmp_path:
     assert f"rendering on the Dask cluster at {cluster.address} (2 workers" in result.stderr
 
 
+def test_progress_counts_the_clusters_pieces_as_they_arrive(cluster: DaskCluster, tmp_path: Path) -> None:
+    class Recorder(Progress):
+        def __init__(self) -> None:
+            self.events: list[tuple[str, int]] = []
+
+        def start(self, stage: str, total: int) -> None:
+            self.events.append((stage, total))
+
+        def advance(self, steps: int = 1) -> None:
+            self.events.append(("advance", steps))
+
+    scripts = write_show(tmp_path / "scripts", episodes={"001-first.md": EPISODE_ONE, "002-second.md": EPISODE_TWO})
+    recorder = Recorder()
+    report = _build(scripts, tmp_path / "out", tmp_path / "cache", cluster.address, recorder)
+    stage, total = recorder.events[0]
+    assert (stage, total) == (f"rendering segments on {cluster.address}", report.rendered)
+    rendering = recorder.events[1:recorder.events.index(("assembling and encoding episodes", 2))]
+    assert rendering == [("advance", 1)] * report.rendered
+
+
 def test_an_engine_failure_on_the_cluster_names_the_segment(cluster: DaskCluster, tmp_path: Path) -> None:
     scripts = write_show(tmp_path / "scripts", episodes={"001-first.md": EPISODE_ONE.replace(
         "It sets the scene.", "It sets the SILENCE scene.")})
