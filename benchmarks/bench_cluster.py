@@ -113,11 +113,11 @@ def main() -> None:
                "cluster_s": round(statistics.median(remote), 2),
                "ratio": round(statistics.median(remote) / statistics.median(local), 3),
                "cluster_from_cache_s": round(reuse, 2), "repeats": args.repeats}
-    print(f"{'measure':58} value")
-    print(f"{'cold build, local (--workers 2), median':58} {results['local_s']:.2f} s")
-    print(f"{'cold build, Dask cluster of 2 workers on loopback, median':58} {results['cluster_s']:.2f} s")
-    print(f"{'cluster / local':58} {results['ratio']:.3f}")
-    print(f"{'new output from the cluster-filled cache (0 rendered; encode)':58} {results['cluster_from_cache_s']:.2f} s")
+    print(f"{'measure':62} value")
+    print(f"{'cold build, local (--workers 2), median':62} {results['local_s']:.2f} s")
+    print(f"{'cold build, Dask cluster of 2 workers on loopback, median':62} {results['cluster_s']:.2f} s")
+    print(f"{'cluster / local':62} {results['ratio']:.3f}")
+    print(f"{'new output from the cluster-filled cache (0 rendered; encode)':62} {results['cluster_from_cache_s']:.2f} s")
     print(json.dumps(results))
 
 
