@@ -54,6 +54,7 @@ POLL = 0.05  # seconds between looks at the finished tasks, the cache folder and
 _LOCK = threading.Lock()
 _ENGINES: dict[str, Engine] = {}
 _SCRATCH: list[Path] = []
+_VERSIONS: dict[str, str] = {}  # engine name -> its version, once per process
 
 
 def _distributed() -> Any:
@@ -118,6 +119,16 @@ def worker_facts(targets: dict[str, str], engines: Sequence[str], voices: Sequen
     return facts
 
 
+def _worker_address() -> str:
+    """This Dask worker's address (for messages), or `?` outside a worker."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return "?"
+
+
 def _packages() -> dict[str, str]:
     """The versions of Dask's own packages here, and Python's major.minor."""
     from importlib.metadata import PackageNotFoundError, version
@@ -131,18 +142,30 @@ def _packages() -> dict[str, str]:
     return found
 
 
-def render_remote(piece: Piece, targets: dict[str, str]) -> tuple[str, bytes | str]:
+def render_remote(piece: Piece, targets: dict[str, str], versions: tuple[str, str]) -> tuple[str, bytes | str]:
     """A task: render one piece on this worker; ("ok", WAV bytes) or ("error", why) for the engine's failure.
 
-    An engine's failure is the piece's (retrying elsewhere would fail the same way): it is returned, not
-    raised, so Dask retries only what is the machine's.
+    `versions`: narrate's and the piece's engine's on the building machine. A worker that joined after the
+    check (cluster_session) and runs others refuses the piece rather than render audio its key does not
+    stand for. An engine's failure is the piece's (retrying elsewhere would fail the same way): it is
+    returned, not raised, so Dask retries only what is the machine's.
     """
+    import narrate
+
     with _LOCK:
+        engine = _engine(piece.voice.engine, targets)
+        if piece.voice.engine not in _VERSIONS:
+            _VERSIONS[piece.voice.engine] = type(engine).version()
+        here = (narrate.__version__, _VERSIONS[piece.voice.engine])
+        if here != versions:
+            return "error", (f"worker {_worker_address()} joined the Dask cluster after the versions were checked "
+                             f"and runs narrate {here[0]} with engine {piece.voice.engine} {here[1]} (here "
+                             f"{versions[0]}, {versions[1]})")
         fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".wav", dir=_scratch())
         os.close(fd)
         tmp = Path(name)
         try:
-            _engine(piece.voice.engine, targets).render(piece.spoken, piece.voice, tmp)
+            engine.render(piece.spoken, piece.voice, tmp)
             verify_and_trim(tmp, piece.spoken, piece.voice)
             return "ok", tmp.read_bytes()
         except (EngineError, NarrateError) as exc:
@@ -218,8 +241,8 @@ def survey(client: Any, address: str, targets: dict[str, str], expected: dict,
 class ClusterRenderer:
     """Renders pieces on the cluster a Client is connected to, into this machine's cache."""
 
-    def __init__(self, client: Any, address: str, targets: dict[str, str]) -> None:
-        self.client, self.address, self.targets = client, address, targets
+    def __init__(self, client: Any, address: str, targets: dict[str, str], expected: dict) -> None:
+        self.client, self.address, self.targets, self.expected = client, address, targets, expected
 
     def render(self, jobs: Sequence[Piece], cache: Cache, timeout: float = 120.0,
                on_done: Callable[[Piece], None] | None = None) -> list[RenderFailure]:
@@ -233,8 +256,9 @@ class ClusterRenderer:
         distributed = _distributed()
         cache.check_writable()
         timeout = timeout if 0 < timeout <= MAX_TIMEOUT else MAX_TIMEOUT
-        futures = {self.client.submit(render_remote, job, self.targets, key=f"narrate-piece-{job.key}",
-                                      retries=RETRIES): job for job in jobs}
+        narrate_version, engines = self.expected["narrate"], self.expected["engines"]
+        futures = {self.client.submit(render_remote, job, self.targets, (narrate_version, engines[job.voice.engine]),
+                                      key=f"narrate-piece-{job.key}", retries=RETRIES): job for job in jobs}
         log.debug("rendering %d pieces on the Dask cluster at %s", len(jobs), self.address)
         scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         failures: list[RenderFailure] = []
@@ -354,7 +378,7 @@ def cluster_session(address: str, jobs: Sequence[Piece], engines: EngineInfo,
                                 f"{'; '.join(r.differences)}" for r in wrong)
         log.info("rendering on the Dask cluster at %s (%d worker%s, narrate %s)", address, len(reports),
                  "s" * (len(reports) != 1), expected["narrate"])
-        yield ClusterRenderer(client, address, targets)
+        yield ClusterRenderer(client, address, targets, expected)
     finally:
         with contextlib.suppress(Exception):
             client.close(timeout=5)

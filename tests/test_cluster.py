@@ -266,6 +266,31 @@ def test_a_worker_with_other_versions_is_refused_before_any_work(tmp_path: Path)
     assert "narrate 9.9.9 (here" in doctor.output and "engine fake fake-2 (here fake-1)" in doctor.output
 
 
+def test_a_worker_that_joins_late_with_other_versions_refuses_its_pieces(tmp_path: Path) -> None:
+    # The task itself, as a worker runs it: the survey cannot see a worker that joins after it.
+    require_dask()
+    import io
+    import wave
+
+    import narrate
+    from narrate.cluster import render_remote
+    from narrate.engines import engine_targets
+    from narrate.plan import EngineInfo, plan_episode
+    from narrate.validate import validate_project
+
+    valid = validate_project(write_show(tmp_path / "scripts"))
+    piece = plan_episode(valid.project.show, valid.project.episodes[0], EngineInfo(valid.engines)).pieces[0]
+    status, why = render_remote(piece, engine_targets(), ("9.9.9", "fake-1"))
+    assert status == "error" and f"runs narrate {narrate.__version__} with engine fake fake-1 (here 9.9.9" in why
+    status, why = render_remote(piece, engine_targets(), (narrate.__version__, "fake-0"))
+    assert status == "error" and "(here" in why and "fake-0)" in why
+    assert fake_engine.CALLS == []
+    status, audio = render_remote(piece, engine_targets(), (narrate.__version__, "fake-1"))
+    assert status == "ok" and fake_engine.CALLS
+    with wave.open(io.BytesIO(audio)) as w:
+        assert w.getnframes() > 0 and w.getnchannels() == 1
+
+
 def test_doctor_reports_the_clusters_workers_and_versions(cluster: DaskCluster, tmp_path: Path) -> None:
     import narrate
 
