@@ -50,7 +50,7 @@ def timed_build(scripts: Path, out: Path, cache: Path, *extra: str) -> tuple[flo
     seconds = time.perf_counter() - t0
     if result.returncode != 0:
         raise SystemExit(f"build failed ({result.returncode}): {result.stderr.strip()}")
-    return seconds, json.loads(result.stdout)["rendered_segments"]
+    return seconds, json.loads(result.stdout)["rendered_pieces"]
 
 
 def generated_show(folder: Path, episodes: int) -> Path:

@@ -41,6 +41,7 @@ from narrate.render import render_jobs
 from narrate.script import Project
 from narrate.tags import Artwork, tag_key
 from narrate.validate import validate_project
+from narrate.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ class PlanEntry:
     title: str
     action: str  # build, retag, unchanged, removed, prune
     reasons: tuple[str, ...] = ()
-    to_render: int = 0
+    to_render: int = 0  # pieces (the caption-sized parts of segments that are rendered and cached)
+    segments_to_render: int = 0  # segments (paragraphs) with at least one of those pieces
 
     def describe(self) -> str:
         """One line for the build plan, e.g. `episode 2: 1 segment changed (scripts/002.md:41)`."""
@@ -113,7 +115,8 @@ class BuildReport:
     plan: tuple[PlanEntry, ...]
     outcomes: tuple[EpisodeOutcome, ...] = ()
     failures: tuple[str, ...] = ()
-    rendered: int = 0
+    rendered: int = 0  # pieces rendered (or, for a dry run, to render), each once however often it is heard
+    rendered_segments: int = 0  # segments, the unit of `narrate check`, with at least one of those pieces
     written: tuple[str, ...] = ()
     dry_run: bool = False
     seconds: float = 0.0
@@ -122,7 +125,8 @@ class BuildReport:
         """A machine-readable summary for `--json`."""
         return {
             "dry_run": self.dry_run,
-            "rendered_segments": self.rendered,
+            "rendered_segments": self.rendered_segments,
+            "rendered_pieces": self.rendered,
             "seconds": round(self.seconds, 3),
             "plan": [e.__dict__ | {"reasons": list(e.reasons)} for e in self.plan],
             "episodes": [o.__dict__ for o in self.outcomes],
@@ -162,6 +166,7 @@ class _Done:
     outcomes: tuple[EpisodeOutcome, ...] = ()
     failures: tuple[str, ...] = ()
     rendered: int = 0
+    rendered_segments: int = 0
 
 
 def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
@@ -171,7 +176,10 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
     work = _plan(sources)
     if options.dry_run:
         entries = _decide(sources, work, load_record(options.output), options)
-        return BuildReport(tuple(entries), dry_run=True, rendered=sum(e.to_render for e in entries),
+        pieces, segments = _render_counts(
+            p for e in entries if e.action == "build" for p in work[e.slug].plan.pieces
+            if options.force or not sources.cache.has(p.key))
+        return BuildReport(tuple(entries), dry_run=True, rendered=pieces, rendered_segments=segments,
                            seconds=time.monotonic() - started)
     output = options.output
     # A read-only, full or vanished folder stops the build with one line naming it, and no temporary file stays.
@@ -187,8 +195,16 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
         _prune(output, record, published, work)
     return BuildReport(
         tuple(entries), tuple(sorted(built.outcomes + retagged.outcomes, key=lambda o: o.number)), built.failures,
-        rendered=built.rendered, written=tuple(written), seconds=time.monotonic() - started,
+        rendered=built.rendered, rendered_segments=built.rendered_segments, written=tuple(written),
+        seconds=time.monotonic() - started,
     )
+
+
+def _render_counts(pieces: Iterable[Piece]) -> tuple[int, int]:
+    """(pieces, segments) of the pieces rendered or to render: a piece heard twice renders once, and every
+    segment with one of them counts, so a dry run's and a build's figures are the same for the same work."""
+    pieces = list(pieces)
+    return len({p.key for p in pieces}), len({p.location for p in pieces})
 
 
 def _read(scripts_dir: Path, options: BuildOptions) -> _Sources:
@@ -227,7 +243,7 @@ def _decide(sources: _Sources, work: dict[str, EpisodeWork], record: dict[str, E
     for slug, item in work.items():
         episode = item.plan.episode
         old = record.get(slug)
-        missing = [p for p in dict((p.key, p) for p in item.plan.pieces).values() if not sources.cache.has(p.key)]
+        missing = [p for p in item.plan.pieces if not sources.cache.has(p.key)]
         changed_segments = sorted({str(p.location) for p in missing}, key=_location_order)
         reasons: list[str] = []
         if options.force:
@@ -237,14 +253,14 @@ def _decide(sources: _Sources, work: dict[str, EpisodeWork], record: dict[str, E
         elif old.audio_key != item.audio_key:
             if changed_segments:
                 where = ", ".join(changed_segments[:3]) + (", ..." if len(changed_segments) > 3 else "")
-                reasons.append(f"{len(changed_segments)} segment{'s' * (len(changed_segments) != 1)} "
-                               f"changed ({where})")
+                reasons.append(f"{counted(len(changed_segments), 'segment')} changed ({where})")
             else:
                 reasons.append("timing, pauses, audio settings or the ffmpeg changed")
         elif not _file_intact(options.output / old.file, old.size):
             reasons.append(f"{old.file} is missing or was changed on disk")
         if reasons:
-            entries.append(PlanEntry(episode.number, slug, episode.title, "build", tuple(reasons), len(missing)))
+            pieces, segments = _render_counts(item.plan.pieces if options.force else missing)
+            entries.append(PlanEntry(episode.number, slug, episode.title, "build", tuple(reasons), pieces, segments))
         elif old is not None and old.tag_key != item.tag_key:
             entries.append(PlanEntry(episode.number, slug, episode.title, "retag", ("metadata or chapters changed",)))
         elif old is not None and not is_content_named(old.file, slug):
@@ -311,8 +327,8 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
             release([w for w in to_build if not waiting[w.slug] and w.slug not in futures])
 
         release([w for w in to_build if not waiting[w.slug]])
-        log.debug("stage render: %d segments to render", len(pieces))
-        progress.start("rendering segments" + (f" on {cluster}" if remote else ""), len(pieces))
+        log.debug("stage render: %s to render", counted(len(pieces), "piece"))
+        progress.start("rendering pieces" + (f" on {cluster}" if remote else ""), len(pieces))
         if remote:
             failures = remote.render(pieces, cache, timeout=options.timeout or show.render.timeout, on_done=on_done)
         else:
@@ -329,7 +345,9 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
         progress.start("assembling and encoding episodes", len(futures))
         done = _collect(futures, {w.slug: w for w in to_build}, [str(f) for f in failures], progress)
         progress.finish()
-    return dataclasses.replace(done, rendered=len(rendered))
+    keys = set(rendered)
+    pieces_done, segments_done = _render_counts(p for w in to_build for p in w.plan.pieces if p.key in keys)
+    return dataclasses.replace(done, rendered=pieces_done, rendered_segments=segments_done)
 
 
 def _cluster(address: str | None, pieces: list[Piece], sources: _Sources) -> contextlib.AbstractContextManager:

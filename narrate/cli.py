@@ -185,9 +185,10 @@ def check(ctx: click.Context, folder: Path | None, published: bool, loudness: fl
 def clean(scripts_dir: Path, unused: bool, cache_dir: Path | None) -> None:
     """Remove the segment cache (or with --unused, only entries no script uses)."""
     from narrate.check import clean_cache
+    from narrate.wording import plural
 
     count, freed = clean_cache(scripts_dir, cache_dir, unused)
-    what = f"{count} unused entries" if unused else "the cache"
+    what = f"{count} unused {plural(count, 'entry')}" if unused else "the cache"
     click.echo(f"removed {what}, freed {freed / 1e6:.1f} MB")
 
 

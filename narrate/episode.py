@@ -60,7 +60,8 @@ def described(plan: EpisodePlan) -> dict[str, Any]:
         "summary": episode.summary, "release_date": episode.release_date.isoformat(),
         "episode_type": episode.episode_type,
         "document": episode.document,
-        "voices": tuple(sorted({f"{p.voice.engine} {p.voice.voice}" for p in plan.pieces})),
+        # The cast as listeners know it (voices.ROLE.name), in order of first appearance; no engine ids.
+        "voices": tuple(dict.fromkeys(p.voice.name for p in plan.pieces if p.voice.name)),
         "image": episode.image or "", "link": episode.link,
     }
 

@@ -236,10 +236,10 @@ def _persons(item_el: ET.Element, record: EpisodeRecord) -> None:
     for author in document.authors:
         person(author, PERSON_AUTHOR)
     person(document.translator.strip(), PERSON_TRANSLATOR)
-    # The voices are synthetic; the taxonomy's Cast/Narrator describes exactly what they do, so credit
-    # each voice (e.g. "pyttsx3 gmw/en-us") as the narrator rather than inventing a host.
-    for voice in record.voices:
-        person(voice.strip(), PERSON_NARRATOR)
+    # The taxonomy's Cast/Narrator is what each voice does; it is credited by the name the show gives it
+    # (voices.ROLE.name, e.g. "Narrator (synthetic voice)"), never by an engine id. No name, no entry.
+    for name in record.voices:
+        person(name.strip(), PERSON_NARRATOR)
 
 
 def _item(channel: ET.Element, show: Show, item: FeedItem) -> None:

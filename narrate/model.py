@@ -23,12 +23,17 @@ class Location:
 
 @dataclass(frozen=True)
 class VoiceSpec:
-    """Which engine speaks, with which voice, rate (words per minute) and pitch (0-100)."""
+    """Which engine speaks, with which voice, rate (words per minute) and pitch (0-100).
+
+    `name` is how listeners know the voice (the feed's podcast:person cast entry, such as "Narrator
+    (synthetic voice)"); it does not shape the sound, so it is not part of any cache key.
+    """
 
     engine: str
     voice: str
     rate: int | None = None
     pitch: int | None = None
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,12 +47,22 @@ class LexiconEntry:
 
 @dataclass(frozen=True)
 class Segment:
-    """One paragraph to be spoken in one voice; `text` is exactly as written in the script."""
+    """One paragraph to be spoken in one voice; `text` is exactly as written in the script.
+
+    A paragraph of a list starts with its `marker` as shown ("4.", "4)" or "•" for a bullet), then a
+    space, then its words; `marker` is "" for any other paragraph.
+    """
 
     role: str
     text: str
     voice: VoiceSpec
     location: Location
+    marker: str = ""
+
+    @property
+    def body(self) -> str:
+        """The paragraph's words without its list marker."""
+        return self.text[len(self.marker):].lstrip() if self.marker else self.text
 
 
 @dataclass(frozen=True)
@@ -185,6 +200,9 @@ class Show:
     link: str = ""
     lexicon: tuple[LexiconEntry, ...] = ()
     locked: bool = True
+    #: How a numbered paragraph's number is spoken: a template with {words} ("four") and {number} ("4"),
+    #: or "none" for not at all (narrate.plan.spoken_marker).
+    list_number: str = "{words}."
 
     def voice_for(self, role: str) -> VoiceSpec:
         """The voice configured for a role."""

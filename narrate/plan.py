@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from num2words import num2words
 from sentencex import segment as split_sentences
 
 from narrate.cache import piece_key
@@ -119,6 +120,22 @@ def _cut(sentence: str, breaks: re.Pattern[str]) -> tuple[str, str] | None:
     return left, right
 
 
+def spoken_marker(marker: str, template: str = "{words}.", language: str = "en") -> str:
+    """What is said for a list marker: "4." or "4)" -> "Four." with the default template, a bullet -> "".
+
+    `template` is the show's `speech.list_number`: {words} is the number in words (num2words, in the
+    show's language where num2words has it, else English), {number} the digits as written; "none" says nothing.
+    """
+    digits = marker.rstrip(".)")
+    if not digits.isdigit() or template == "none":
+        return ""
+    try:
+        words = num2words(int(digits), lang=language.split("-")[0].lower())
+    except (NotImplementedError, OverflowError):
+        words = num2words(int(digits), lang="en")
+    return template.format(words=words[:1].upper() + words[1:], number=digits).strip()
+
+
 def file_sha256(path: Path) -> str:
     """sha256 of a file's content."""
     digest = hashlib.sha256()
@@ -150,6 +167,9 @@ class EngineInfo:
     def accepts_phonemes(self, engine: str) -> bool:
         return type(self.engines[engine]).accepts_phonemes
 
+    def applies_pitch(self, engine: str) -> bool:
+        return type(self.engines[engine]).applies_pitch
+
 
 def plan_episode(show: Show, episode: Episode, info: EngineInfo) -> EpisodePlan:
     """The timeline of one episode: pieces with cache keys, and the gaps the show's settings ask for."""
@@ -176,7 +196,8 @@ def plan_episode(show: Show, episode: Episode, info: EngineInfo) -> EpisodePlan:
             if first_in_chapter:
                 chapter_starts.append(len(timeline))
                 first_in_chapter = False
-            timeline.extend(_segment_pieces(item, show.language, lexicon, info, audio))
+            timeline.extend(_segment_pieces(item, show.language, lexicon, info, audio,
+                                            spoken_marker(item.marker, show.list_number, show.language)))
             previous = item
         if explicit:
             timeline.append(Gap(explicit))
@@ -194,13 +215,16 @@ def _gap_between(previous: Segment, current: Segment, audio: AudioSettings, new_
 
 
 def _segment_pieces(segment: Segment, language: str, lexicon: tuple, info: EngineInfo,
-                    audio: AudioSettings) -> list[Piece | Gap]:
+                    audio: AudioSettings, said_marker: str = "") -> list[Piece | Gap]:
+    """A segment's pieces. A list paragraph's marker is shown as written at the start of its first piece
+    ("4. The main…"), and `said_marker` ("Four.") starts what that piece says: the normaliser never sees
+    the marker, so "4." is never read as part of the sentence it starts."""
     voice = segment.voice
     phonemes = info.accepts_phonemes(voice.engine)
     items: list[Piece | Gap] = []
     previous_ends = True
-    unsaid = ""  # cues with nothing to say ("..." between sentences) before the first that has words
-    for cue, ends_sentence in split_cues(segment.text, language):
+    unsaid = segment.marker  # cues with nothing to say ("..." between sentences) before the first with words
+    for cue, ends_sentence in split_cues(segment.body, language):
         spoken = spoken_text(cue, language=language, lexicon=lexicon, phonemes=phonemes)
         if not has_words(spoken):
             # No piece of its own (an engine returns silence for it): its text joins the cue before it, or the
@@ -215,7 +239,11 @@ def _segment_pieces(segment: Segment, language: str, lexicon: tuple, info: Engin
             continue
         if items:
             items.append(Gap(audio.pause_sentence if previous_ends else audio.pause_clause))
-        key = piece_key(spoken, voice, info.version(voice.engine), info.voice_version(voice))
+        elif said_marker:
+            spoken = f"{said_marker} {spoken}"
+        # A pitch the engine ignores does not shape the sound: changing it must not render again.
+        keyed = voice if voice.pitch is None or info.applies_pitch(voice.engine) else replace(voice, pitch=None)
+        key = piece_key(spoken, keyed, info.version(voice.engine), info.voice_version(voice))
         text = f"{unsaid} {cue}" if unsaid else cue
         items.append(Piece(key, text, spoken, voice, segment.role, segment.location))
         unsaid, previous_ends = "", ends_sentence

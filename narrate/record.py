@@ -44,6 +44,7 @@ class EpisodeRecord:
     chapters: tuple[ChapterTime, ...]
     cues: tuple[Cue, ...]
     document: DocumentInfo = field(default_factory=DocumentInfo)
+    #: The names of the voices heard (the show's voices.ROLE.name), for the feed's podcast:person cast.
     voices: tuple[str, ...] = ()
     image: str = ""
     link: str = ""

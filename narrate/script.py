@@ -207,8 +207,9 @@ def _wordless_paragraphs(chapters: tuple[Chapter, ...], show: Show | None, lexic
     merged = merge_lexicons(show.lexicon if show else (), lexicon)
     for chapter in chapters:
         for item in chapter.items:
-            if isinstance(item, Segment) and not has_words(spoken_text(item.text, language=language, lexicon=merged)):
-                problems.add(item.location, nothing_to_say(item.text))
+            # A list paragraph's marker is said apart ("Four."), so its words must have something to say.
+            if isinstance(item, Segment) and not has_words(spoken_text(item.body, language=language, lexicon=merged)):
+                problems.add(item.location, nothing_to_say(item.body))
 
 
 def _is_episode_number(value: Any) -> bool:

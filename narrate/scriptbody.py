@@ -2,7 +2,9 @@
 
 Chapters are `#` headings; a plain paragraph is the narrator, a blockquote is the document, a
 `::: ROLE [voice=V rate=N pitch=N engine=E]` container gives its paragraphs a role and voice, and
-`<!-- pause 1.5s -->` is a pause. Lists, tables, code, links, images and other HTML are problems.
+`<!-- pause 1.5s -->` is a pause. A list is a sequence of paragraphs that keep their markers
+(`4.`, `4)`, a bullet shown as "•"), in the role of the passage it stands in. Nested lists, tables,
+code, links, images and other HTML are problems.
 """
 from __future__ import annotations
 
@@ -31,10 +33,10 @@ script section select slot small source span strike strong style sub summary sup
 textarea tfoot th thead time title tr track tt u ul var video wbr
 """.split())
 _TAG_NAME = re.compile(r"^</?([A-Za-z][A-Za-z0-9-]*)")
-_UNSUPPORTED = {
-    "bullet_list_open": "lists", "ordered_list_open": "lists", "fence": "code blocks",
-    "code_block": "code blocks", "table_open": "tables",
-}
+_UNSUPPORTED = {"fence": "code blocks", "code_block": "code blocks", "table_open": "tables"}
+_LISTS = ("bullet_list_open", "ordered_list_open")
+BULLET = "•"  # how a bullet item is shown, whatever Markdown marker (-, *, +) wrote it
+MAX_LIST_NUMBER = 999  # "1968. The year…" starts a list in Markdown; a paragraph number is rarely this long
 
 
 def _markdown() -> MarkdownIt:
@@ -125,6 +127,9 @@ def parse_body(body: str, first_line: int, shown: str, show: Show | None, proble
     quote_depth = 0
     reported_orphan = False
     reported_nesting = False
+    list_depth = 0
+    marker: str | None = None  # the marker of the list item whose first paragraph is still to come
+    marker_loc = title_loc
 
     def close_chapter() -> None:
         if title is None:
@@ -137,6 +142,11 @@ def parse_body(body: str, first_line: int, shown: str, show: Show | None, proble
         line = first_line + token.map[0] if token.map else first_line
         loc = Location(shown, line)
         if token.type == "heading_open":
+            if list_depth:
+                problems.add(loc, "a heading cannot be inside a list item; end the list before it (a blank line, "
+                             "then the heading unindented)")
+                marker = None  # reported once: the item's missing text is this same mistake
+                continue
             if token.tag != "h1":
                 problems.add(loc, f"use '#' for chapter headings ('{token.markup}' is not supported)")
                 continue
@@ -158,6 +168,19 @@ def parse_body(body: str, first_line: int, shown: str, show: Show | None, proble
             quote_depth += 1
         elif token.type == "blockquote_close":
             quote_depth -= 1
+        elif token.type in _LISTS:
+            if list_depth:
+                problems.add(loc, "lists inside lists are not supported; write the inner items as paragraphs of "
+                             "the outer item (e.g. '(a) ...'), or as a list of their own")
+            list_depth += 1
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+        elif token.type == "list_item_open":
+            marker, marker_loc = _list_marker(token, loc, problems), loc
+        elif token.type == "list_item_close":
+            if marker is not None:
+                problems.add(marker_loc, f"list item '{marker}' has no text")
+            marker = None
         elif token.type == "html_block":
             _html_block(token.content, loc, items, problems, title is not None)
         elif token.type == "inline" and tokens[i - 1].type == "paragraph_open":
@@ -175,7 +198,11 @@ def parse_body(body: str, first_line: int, shown: str, show: Show | None, proble
                 role, voice = ("document" if quote_depth else "narrator"), None
             if voice is None:
                 voice = show.voice_for(role) if show else DEFAULT_VOICES.get(role, DEFAULT_VOICES["narrator"])
-            items.append(Segment(role, text, voice, loc))
+            if marker is not None:  # the first paragraph of a list item: its marker goes first
+                items.append(Segment(role, f"{marker} {text}", voice, loc, marker=marker))
+                marker = None
+            else:
+                items.append(Segment(role, text, voice, loc))
         elif token.type == "hr" and title is not None:
             # A scene break (`* * *`, `---`): a pause as long as the one between chapters (before the first
             # heading there is nothing to pause between, so it is ignored there).
@@ -186,6 +213,16 @@ def parse_body(body: str, first_line: int, shown: str, show: Show | None, proble
     if not chapters and not reported_orphan:
         problems.add(Location(shown, first_line), "script has no chapters (start one with a '# Heading' line)")
     return tuple(chapters)
+
+
+def _list_marker(token: Token, loc: Location, problems: Problems) -> str:
+    """How a list item's marker is shown: its number as written with its '.' or ')', or a bullet."""
+    if not token.info:  # a bullet item (-, * or +)
+        return BULLET
+    if int(token.info) > MAX_LIST_NUMBER:
+        problems.add(loc, f"'{token.info}{token.markup}' starts a numbered list, but a paragraph number is at most "
+                     f"{MAX_LIST_NUMBER}: if the paragraph starts with a year, write '{token.info}\\{token.markup}'")
+    return f"{token.info}{token.markup}"
 
 
 def _html_block(content: str, loc: Location, items: list[Segment | Pause], problems: Problems,

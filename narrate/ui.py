@@ -9,6 +9,7 @@ from narrate.build import BuildReport
 from narrate.build import Progress as ProgressBase
 from narrate.check import EpisodeSummary
 from narrate.timefmt import duration
+from narrate.wording import counted
 
 console = Console(stderr=True)
 out = Console()
@@ -49,26 +50,39 @@ def print_build_report(report: BuildReport) -> None:
         for entry in report.plan:
             out.print(entry.describe(), markup=False, highlight=False)
         todo = [e for e in report.plan if e.action != "unchanged"]
-        out.print(f"{len(todo)} of {len(report.plan)} episodes to update, {report.rendered} segments to render "
+        out.print(f"{len(todo)} of {counted(len(report.plan), 'episode')} to update, {render_counts(report, 'to render')} "
                   "(dry run: nothing was written)", markup=False, highlight=False)
         return
     for entry in report.plan:
         if entry.action != "unchanged":
             console.print(entry.describe(), markup=False, highlight=False)
-    table = Table(title=f"narrate build ({report.seconds:.1f}s, {report.rendered} segments rendered)")
-    for column in ("episode", "title", "duration", "chapters", "size", "time", "action"):
-        table.add_column(column, justify="right" if column in ("episode", "chapters", "size", "time") else "left")
+    table = Table(title=f"narrate build ({report.seconds:.1f}s, {render_counts(report, 'rendered')})")
+    # "#" for the episode number: at 80 columns every letter of a header is a letter the title cannot have.
+    for column in ("#", "title", "duration", "chapters", "size", "time", "action"):
+        if column == "title":  # the one column that wraps, at word boundaries, taking what the others leave
+            table.add_column(column, min_width=16, ratio=1, overflow="fold")
+        else:  # figures and one-word actions are read whole or not at all
+            table.add_column(column, justify="left" if column == "action" else "right", no_wrap=True)
     for o in report.outcomes:
         table.add_row(str(o.number), o.title, duration(o.duration), str(o.chapters), f"{o.size / 1e6:.1f} MB",
                       f"{o.seconds:.1f}s", o.action)
     out.print(table)
 
 
+def render_counts(report: BuildReport, done: str) -> str:
+    """Like "3 segments to render (5 pieces)": segments are the unit of `narrate check`, pieces what is rendered."""
+    pieces = counted(report.rendered, "piece")
+    return f"{counted(report.rendered_segments, 'segment')} {done} ({pieces})"
+
+
 def print_check_table(rows: list[EpisodeSummary]) -> None:
     """The table of `narrate check`."""
     table = Table(title="narrate check: all scripts valid")
-    for column in ("episode", "title", "chapters", "segments", "words", "est. duration"):
-        table.add_column(column, justify="left" if column == "title" else "right")
+    for column in ("#", "title", "chapters", "segments", "words", "est. duration"):
+        if column == "title":
+            table.add_column(column, min_width=16, ratio=1, overflow="fold")
+        else:
+            table.add_column(column, justify="right", no_wrap=True)
     for r in rows:
         table.add_row(str(r.number), r.title, str(r.chapters), str(r.segments), str(r.words), duration(r.seconds))
     out.print(table)
@@ -81,9 +95,7 @@ def print_voices(engine_name: str | None, language: str | None) -> None:
     from narrate.voices import open_engine
 
     names = [engine_name] if engine_name else sorted(engine_targets())
-    table = Table(title="narrate voices")
-    for column in ("engine", "id", "language", "gender", "name"):
-        table.add_column(column)
+    rows: list[tuple[str, str, str, str, str]] = []
     for name in names:
         try:
             engine = open_engine(name)
@@ -96,7 +108,16 @@ def print_voices(engine_name: str | None, language: str | None) -> None:
             langs = ", ".join(v.languages)
             if language and not any(l.lower().startswith(language.lower()) for l in v.languages):
                 continue
-            table.add_row(name, v.id, langs, v.gender or "", v.name)
+            rows.append((name, v.id, langs, v.gender or "", "" if v.name == v.id else v.name))
+    table = Table(title="narrate voices")
+    # Ids are what people copy into a show file: never cut, never wrapped; the other columns give way.
+    table.add_column("engine", no_wrap=True)
+    table.add_column("id", no_wrap=True, min_width=max((len(r[1]) for r in rows), default=2))
+    table.add_column("language", overflow="fold")
+    table.add_column("gender", no_wrap=True)
+    table.add_column("name", overflow="fold", ratio=1)
+    for row in rows:
+        table.add_row(*row)
     out.print(table)
 
 

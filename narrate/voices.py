@@ -1,11 +1,15 @@
 """Engines for a project: load each engine the show uses once, and check every voice and language."""
 from __future__ import annotations
 
+import logging
+
 from narrate.engines import Engine, engine_targets, load_engine
 from narrate.errors import Problems, UserError
 from narrate.model import Location, VoiceSpec
 from narrate.script import Project
 from narrate.tools import log_tools
+
+log = logging.getLogger(__name__)
 
 
 def open_engine(name: str, targets: dict[str, str] | None = None) -> Engine:
@@ -33,6 +37,7 @@ def prepare_engines(project: Project, targets: dict[str, str] | None = None, loa
     problems = Problems()
     engines: dict[str, Engine] = {}
     failed: set[str] = set()
+    pitch_warned: set[tuple[str, str, int | None]] = set()
     language = project.show.language
     for voice, where in used_voices(project).items():
         if voice.engine in failed:
@@ -51,6 +56,12 @@ def prepare_engines(project: Project, targets: dict[str, str] | None = None, loa
         if engine.find_voice(voice.voice) is None:
             problems.add(where, unavailable_voice(engine, voice.voice, language))
             continue
+        ignored = (voice.engine, voice.voice, voice.pitch)
+        if voice.pitch is not None and not type(engine).applies_pitch and ignored not in pitch_warned:
+            pitch_warned.add(ignored)  # once per voice, however many roles and passages ask for it
+            log.warning("warning: %s: %s cannot change a voice's pitch; pitch %d of voice %s is ignored "
+                        "(remove it, or use an engine that can, such as pyttsx3)",
+                        where, voice.engine, voice.pitch, voice.voice)
         try:  # a voice that exists can still be unusable (a Piper model with a broken config, say)
             engine.voice_version(voice.voice)
             if load:

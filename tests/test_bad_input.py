@@ -128,8 +128,9 @@ CASES: dict[str, tuple[Callable[[Path], None], str, str | None]] = {
                                          "has no voice for the show's language 'cs'", "show.yaml:1"),
     "unknown front matter key": (_replace(EP, "summary:", "sumary:"), "unknown front matter key 'sumary'",
                                  "001-first.md:5"),
-    "unsupported markdown": (_replace(EP, "# Closing", "- a list item\n\n# Closing"), "lists are not supported",
-                             "001-first.md:18"),
+    "unsupported markdown": (_replace(EP, "# Closing", "- a list item\n  - nested\n\n# Closing"),
+                             "lists inside lists are not supported; write the inner items as paragraphs",
+                             "001-first.md:19"),
 }
 
 

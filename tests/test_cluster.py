@@ -157,7 +157,7 @@ def test_the_cli_builds_on_a_cluster_and_says_so(cluster: DaskCluster, tmp_path:
     result = CliRunner().invoke(main, ["build", str(scripts), "-o", str(tmp_path / "out"), "--cache-dir",
                                        str(tmp_path / "cache"), "--cluster", cluster.address, "--json"])
     assert result.exit_code == 0, result.output
-    rendered = json.loads(result.stdout)["rendered_segments"]
+    rendered = json.loads(result.stdout)["rendered_pieces"]
     assert rendered > 0 and len(cluster.rendered()) - before == rendered
     assert f"rendering on the Dask cluster at {cluster.address} (2 workers" in result.stderr
 
@@ -177,7 +177,7 @@ def test_progress_counts_the_clusters_pieces_as_they_arrive(cluster: DaskCluster
     recorder = Recorder()
     report = _build(scripts, tmp_path / "out", tmp_path / "cache", cluster.address, recorder)
     stage, total = recorder.events[0]
-    assert (stage, total) == (f"rendering segments on {cluster.address}", report.rendered)
+    assert (stage, total) == (f"rendering pieces on {cluster.address}", report.rendered)
     rendering = recorder.events[1:recorder.events.index(("assembling and encoding episodes", 2))]
     assert rendering == [("advance", 1)] * report.rendered
 

@@ -68,7 +68,7 @@ RECORD_1 = EpisodeRecord(
     document=DocumentInfo(title="Speech & <notes>", authors=("Alexander Dubček",), date="1968-04-01",
                           translator="Jan Novák", source="Rudé právo", url="https://example.org/doc?a=1&b=2",
                           rights="Public domain"),
-    voices=("pyttsx3 gmw/en-us", "pyttsx3 zlw/cs"),
+    voices=("Narrator (synthetic voice)", "Reader & <Czech> voice"),
 )
 RECORD_2 = EpisodeRecord(
     number=2, slug="002-programme", script="002-programme.md", title=TITLE_2, summary=SUMMARY_2,
@@ -78,7 +78,7 @@ RECORD_2 = EpisodeRecord(
     cues=(),
     document=DocumentInfo(title="Akční program KSČ", authors=("Zdeněk Mlynář", "Alexander Dubček"),
                           date="1968-04-05", source="Archive"),
-    voices=("pyttsx3 gmw/en-us",),
+    voices=(),  # no voice of this episode has a name: no cast entry
     image="002-programme.jpg",
     link="https://example.org/episodes/2",
 )
@@ -279,13 +279,12 @@ def test_item_podcast_namespace(channel: ET.Element) -> None:
     assert persons(items[GUID_1]) == [
         ("Alexander Dubček", "writing", "author"),
         ("Jan Novák", "writing", "translator"),
-        ("pyttsx3 gmw/en-us", "cast", "narrator"),
-        ("pyttsx3 zlw/cs", "cast", "narrator"),
+        ("Narrator (synthetic voice)", "cast", "narrator"),
+        ("Reader & <Czech> voice", "cast", "narrator"),
     ]
     assert persons(items[GUID_2]) == [
         ("Zdeněk Mlynář", "writing", "author"),
         ("Alexander Dubček", "writing", "author"),
-        ("pyttsx3 gmw/en-us", "cast", "narrator"),
     ]
     assert items[GUID_1].findtext("podcast:license", namespaces=NS) == "Public domain"
     assert items[GUID_2].find("podcast:license", NS) is None
@@ -368,3 +367,71 @@ def test_citation_ending_in_a_full_stop_gets_no_second_one() -> None:
     record = replace(RECORD_2, document=replace(RECORD_2.document, source="Published by CEU Press (2010)."))
     text = item_description(record)
     assert text.endswith("(2010).") and ".." not in text
+
+
+# -- the cast, from a real build -------------------------------------------------------------------------------
+
+
+def _built_feed(tmp_path: Path, voices: str) -> bytes:
+    from narrate.build import BuildOptions, build
+    from tests.conftest import EPISODE_ONE, SHOW_YAML, write_show
+
+    show = SHOW_YAML.replace(SHOW_YAML[SHOW_YAML.index("voices:"):SHOW_YAML.index("audio:")], voices)
+    scripts = write_show(tmp_path / "scripts", show, {"001-first.md": EPISODE_ONE})
+    out = tmp_path / "audio"
+    report = build(scripts, BuildOptions(output=out, cache_dir=tmp_path / "cache", in_process=True,
+                                         today=dt.date(2026, 6, 1)))
+    assert not report.failures
+    return (out / "feed.xml").read_bytes()
+
+
+def _cast(feed: bytes) -> list[str | None]:
+    item = ET.fromstring(feed).find("channel/item")
+    assert item is not None
+    return [p.text for p in item.findall("podcast:person", NS) if p.get("role") == "narrator"]
+
+
+def test_the_cast_is_named_by_the_show_not_by_engine_ids(tmp_path: Path) -> None:
+    feed = _built_feed(tmp_path, """\
+voices:
+  narrator: {engine: fake, voice: low, name: "Narrator (synthetic voice)"}
+  document: {engine: fake, voice: high, name: "Document reader (synthetic voice)"}
+""")
+    # The note shares the narrator's voice, and so its name: one entry each, in the order they are heard.
+    assert _cast(feed) == ["Narrator (synthetic voice)", "Document reader (synthetic voice)"]
+    assert b"fake low" not in feed and b"fake high" not in feed
+    # gPodder reads podcast:person under the namespace's older URI, which the spec says is the same namespace.
+    old_uri = b"https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
+    parsed = podcastparser.parse(FEED_URL, BytesIO(feed.replace(NS["podcast"].encode(), old_uri)))
+    persons = parsed["episodes"][0].get("persons", [])
+    assert [p["name"] for p in persons if p.get("role") == "narrator"] == [
+        "Narrator (synthetic voice)", "Document reader (synthetic voice)"]
+    # feedparser keeps the last podcast:person only; it is a name too.
+    assert "fake" not in str(feedparser.parse(feed).entries[0].get("podcast_person", ""))
+
+
+def test_no_name_no_cast_entry(tmp_path: Path) -> None:
+    feed = _built_feed(tmp_path, """\
+voices:
+  narrator: {engine: fake, voice: low}
+  document: {engine: fake, voice: high, name: "Reader"}
+""")
+    assert _cast(feed) == ["Reader"]
+    feed = _built_feed(tmp_path / "none", "voices:\n  narrator: {engine: fake, voice: low}\n")
+    assert _cast(feed) == []
+    persons = ET.fromstring(feed).findall("channel/item/podcast:person", NS)
+    assert [(p.get("role"), p.text) for p in persons] == [
+        ("author", "Alois Indra"), ("author", "Vasil Bilak"), ("translator", "Mark Kramer")]
+
+
+@pytest.mark.parametrize("name", ["[a, b]", '"two\\nlines"', "'" + "x" * 201 + "'"])
+def test_a_bad_voice_name_is_reported(tmp_path: Path, name: str) -> None:
+    from narrate.config import parse_show
+    from narrate.errors import Problems
+    from tests.conftest import SHOW_YAML, write_show
+
+    show = SHOW_YAML.replace("voice: low,", f"voice: low, name: {name},")
+    assert show != SHOW_YAML
+    problems = Problems()
+    parse_show(write_show(tmp_path / "s", show), problems)
+    assert any("voice name must be one line of text" in p and "show.yaml:" in p for p in problems.items), problems.items

@@ -245,8 +245,10 @@ def test_json_summary(show_dir: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["rendered_segments"] == 5
+    # Five pieces (sentences) of three segments (paragraphs).
+    assert (summary["rendered_pieces"], summary["rendered_segments"]) == (5, 3)
     assert summary["episodes"][0]["action"] == "built"
     result = CliRunner().invoke(main, args)
     summary = json.loads(result.stdout)
-    assert summary["rendered_segments"] == 0 and summary["plan"][0]["action"] == "unchanged"
+    assert summary["rendered_segments"] == summary["rendered_pieces"] == 0
+    assert summary["plan"][0]["action"] == "unchanged"

