@@ -75,6 +75,7 @@ class BuildOptions:
     wait: bool = False
     prune: bool = False
     today: dt.date | None = None
+    cluster: str | None = None  # a Dask scheduler's address: render there (narrate.cluster)
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,9 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
     waiting = {w.slug: {p.key for p in pieces} & {p.key for p in w.plan.pieces} for w in to_build}
     futures: dict[str, Future[tuple[EpisodeRecord, EpisodeOutcome]]] = {}
     rendered: list[str] = []
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    # Connected and checked before anything is encoded: a cluster that differs from this machine stops the build.
+    cluster = options.cluster or show.render.cluster
+    with _cluster(cluster, pieces, sources) as remote, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
 
         def release(ready: Iterable[EpisodeWork]) -> None:
             for w in ready:
@@ -327,11 +330,14 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
 
         release([w for w in to_build if not waiting[w.slug]])
         log.debug("stage render: %s to render", counted(len(pieces), "piece"))
-        progress.start("rendering pieces", len(pieces))
-        failures = render_jobs(
-            pieces, cache, engine_targets(), workers=options.workers or show.render.workers,
-            timeout=options.timeout or show.render.timeout, on_done=on_done, in_process=options.in_process,
-        )
+        progress.start("rendering pieces" + (f" on {cluster}" if remote else ""), len(pieces))
+        if remote:
+            failures = remote.render(pieces, cache, timeout=options.timeout or show.render.timeout, on_done=on_done)
+        else:
+            failures = render_jobs(
+                pieces, cache, engine_targets(), workers=options.workers or show.render.workers,
+                timeout=options.timeout or show.render.timeout, on_done=on_done, in_process=options.in_process,
+            )
         progress.finish()
         for w in to_build:
             if w.slug not in futures:
@@ -344,6 +350,15 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
     keys = set(rendered)
     pieces_done, segments_done = _render_counts(p for w in to_build for p in w.plan.pieces if p.key in keys)
     return dataclasses.replace(done, rendered=pieces_done, rendered_segments=segments_done)
+
+
+def _cluster(address: str | None, pieces: list[Piece], sources: _Sources) -> contextlib.AbstractContextManager:
+    """The cluster session to render on (narrate.cluster, imported only then), or None: render locally."""
+    if not (address and pieces):
+        return contextlib.nullcontext(None)
+    from narrate.cluster import cluster_session
+
+    return cluster_session(address, pieces, sources.engines, engine_targets())
 
 
 def _collect(futures: dict[str, Future[tuple[EpisodeRecord, EpisodeOutcome]]], work: dict[str, EpisodeWork],

@@ -83,6 +83,20 @@ class Number(click.ParamType):
         return number
 
 
+class ClusterAddress(click.ParamType):
+    """A Dask scheduler's address, checked as `render.cluster` in the show file is."""
+
+    name = "address"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        from narrate.config import cluster_address_problem
+
+        problem = cluster_address_problem(value)
+        if problem:
+            self.fail(problem, param, ctx)
+        return value.strip()
+
+
 SCRIPTS = click.argument("scripts_dir", type=click.Path(path_type=Path), default="scripts", required=False)
 
 
@@ -101,13 +115,15 @@ SCRIPTS = click.argument("scripts_dir", type=click.Path(path_type=Path), default
                    f"most {MAX_TIMEOUT:g} (default 120).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Segment cache folder (default: .narrate-cache beside the scripts folder).")
+@click.option("--cluster", type=ClusterAddress(), default=None,
+              help="Render on the Dask cluster whose scheduler is at tcp://HOST:PORT (needs narrate[dask]).")
 @click.option("--wait", is_flag=True, help="Wait for another build on the same output instead of refusing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or table; errors only (for scripts).")
 @click.pass_context
 def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[int, ...], dry_run: bool, force: bool,
-          prune: bool, workers: int | None, timeout: float | None, cache_dir: Path | None, wait: bool,
-          as_json: bool, quiet: bool) -> None:
+          prune: bool, workers: int | None, timeout: float | None, cache_dir: Path | None, cluster: str | None,
+          wait: bool, as_json: bool, quiet: bool) -> None:
     """Build every episode in SCRIPTS_DIR (default: scripts) into OUTPUT, with the feed."""
     from narrate.build import BuildOptions
     from narrate.build import build as run_build
@@ -118,7 +134,7 @@ def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[i
         _setup_logging(0, True)
     quiet = ctx.obj["quiet"] or as_json
     options = BuildOptions(output=output, cache_dir=cache_dir, episodes=episodes, force=force, dry_run=dry_run,
-                           workers=workers, timeout=timeout, wait=wait, prune=prune)
+                           workers=workers, timeout=timeout, wait=wait, prune=prune, cluster=cluster)
     report = run_build(scripts_dir, options, progress=None if quiet else BarProgress())
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=1, ensure_ascii=False))
@@ -271,11 +287,15 @@ def serve(output_dir: Path, host: str, port: int) -> None:
 
 
 @main.command()
-def doctor() -> None:
+@click.option("--cluster", type=ClusterAddress(), default=None,
+              help="Also report the workers of the Dask cluster at tcp://HOST:PORT (default: render.cluster).")
+@click.option("--scripts", "scripts_dir", type=click.Path(path_type=Path), default="scripts", show_default=True,
+              help="Show folder whose render.cluster and voices to check the cluster's workers against.")
+def doctor(cluster: str | None, scripts_dir: Path) -> None:
     """Show narrate's tools (ffmpeg, espeak-ng), engines and voices, and what is missing; exit 1 if a build can't run."""
     from narrate.doctor import doctor as run_doctor
 
-    report = run_doctor()
+    report = run_doctor(cluster=cluster, scripts_dir=scripts_dir)
     for line in report.lines:
         click.echo(line)
     for note in report.notes:

@@ -456,7 +456,7 @@ def _parse_render(raw: Any, shown: str, where: Location, problems: Problems) -> 
     if raw is None:
         return RenderSettings()
     if not isinstance(raw, dict):
-        problems.add(where, "render must be a mapping with workers and timeout")
+        problems.add(where, "render must be a mapping with workers, timeout and cluster")
         return RenderSettings()
     values: dict[str, Any] = {}
     for key, value in raw.items():
@@ -472,9 +472,27 @@ def _parse_render(raw: Any, shown: str, where: Location, problems: Problems) -> 
                              f"not {brief(value)}")
             else:
                 values["timeout"] = float(value)
+        elif key == "cluster":
+            problem = cluster_address_problem(value)
+            if problem:
+                problems.add(loc, f"render cluster {problem}")
+            else:
+                values["cluster"] = value.strip()
         else:
-            problems.add(loc, f"unknown render setting '{key}' (known: workers, timeout)")
+            problems.add(loc, f"unknown render setting '{key}' (known: workers, timeout, cluster)")
     return RenderSettings(**values)
+
+
+_CLUSTER_ADDRESS = re.compile(r"(?:tcp|tls)://(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})")
+
+
+def cluster_address_problem(value: object) -> str | None:
+    """What is wrong with a Dask scheduler address (`tcp://HOST:PORT` or `tls://HOST:PORT`), or None."""
+    text = value.strip() if isinstance(value, str) else None
+    found = _CLUSTER_ADDRESS.fullmatch(text) if text else None
+    if found is None or not 1 <= int(found["port"]) <= 65535:
+        return f"must be a Dask scheduler address such as tcp://HOST:8786, not {brief(value)}"
+    return None
 
 
 __all__ = ["LineDict", "load_show", "parse_show", "parse_pause", "parse_voice", "read_text", "display_path"]

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from narrate import __version__
 from narrate.errors import UserError
@@ -154,8 +155,65 @@ def _engines(report: DoctorReport) -> None:
             close()
 
 
-def doctor() -> DoctorReport:
-    """Everything `narrate doctor` shows."""
+def _show_settings(scripts_dir: Path | None) -> tuple[str | None, list[tuple[str, str]]]:
+    """The show's render.cluster and its voices (engine, voice), when the folder has a show file that reads."""
+    if scripts_dir is None:
+        return None, []
+    from narrate.config import find_show_file, load_show
+
+    if find_show_file(scripts_dir) is None:
+        return None, []
+    try:
+        show = load_show(scripts_dir)
+    except UserError:
+        return None, []  # `narrate check` is the place for the show file's problems
+    return show.render.cluster, sorted({(v.engine, v.voice) for _, v in show.voices})
+
+
+def _cluster(report: DoctorReport, address: str, voices: list[tuple[str, str]]) -> None:
+    """The cluster's workers and their versions; each worker differing from this machine is missing."""
+    from narrate.engines import engine_targets, load_engine
+    from narrate.errors import NarrateError
+    from narrate.plan import EngineInfo
+
+    try:
+        from narrate.cluster import connect, expected_facts, survey
+
+        targets = engine_targets()
+        engines = {}
+        for name in sorted(targets):
+            try:
+                engines[name] = load_engine(name, targets)()
+            except Exception:  # noqa: BLE001 - an engine unavailable here is reported above
+                continue
+        info = EngineInfo(engines)
+        expected = expected_facts(info, [(e, v) for e, v in voices if e in engines])
+        expected["engines"] = {name: info.version(name) for name in engines}
+        client = connect(address)
+        try:
+            reports = survey(client, address, targets, expected)
+        finally:
+            client.close(timeout=5)
+    except NarrateError as exc:
+        report.lines.append(f"cluster {address}: unavailable: {exc.message}")
+        report.missing.append(exc.message)
+        return
+    report.lines.append(f"cluster {address}: {len(reports)} worker{'s' * (len(reports) != 1)}")
+    if not reports:
+        report.missing.append(f"the Dask cluster at {address} has no workers (start some: dask worker {address})")
+    for worker in reports:
+        facts = worker.facts
+        engines_seen = ", ".join(f"{name} {version}" for name, version in facts.get("engines", {}).items())
+        report.lines.append(f"  {worker.address}: narrate {facts.get('narrate', '?')}, Python "
+                            f"{facts.get('python', '?')}, dask {facts.get('packages', {}).get('dask', '?')}, "
+                            f"{engines_seen or 'no engines'}; {facts.get('ffmpeg', '')}")
+        if worker.differences:
+            report.missing.append(f"cluster {address}: worker {worker.address} differs from this machine: "
+                                  f"{'; '.join(worker.differences)}")
+
+
+def doctor(cluster: str | None = None, scripts_dir: Path | None = None) -> DoctorReport:
+    """Everything `narrate doctor` shows; with a cluster (or the show's render.cluster), its workers too."""
     report = DoctorReport()
     report.lines.append(f"narrate {__version__} on Python {platform.python_version()} ({sys.executable})")
     chosen = {env: os.environ.get(env, "").strip() or f"unset: {BUNDLED}" for env in (ENV_FFMPEG, ENV_ESPEAK)}
@@ -163,4 +221,7 @@ def doctor() -> DoctorReport:
     _ffmpeg(report)
     _espeak(report)
     _engines(report)
+    show_cluster, voices = _show_settings(scripts_dir)
+    if cluster or show_cluster:
+        _cluster(report, cluster or show_cluster, voices)
     return report

@@ -175,6 +175,7 @@ class RenderSettings:
 
     workers: int = 0  # 0: one per core
     timeout: float = 120.0
+    cluster: str | None = None  # a Dask scheduler's address (tcp://HOST:PORT): render there, not locally
 
 
 @dataclass(frozen=True)
