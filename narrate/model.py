@@ -160,6 +160,13 @@ class RenderSettings:
 
 
 @dataclass(frozen=True)
+class FeedSettings:
+    """How the feed is published: `limit` > 0 keeps the newest `limit` items in feed.xml, the rest in archive pages."""
+
+    limit: int = 0  # 0: every episode in feed.xml
+
+
+@dataclass(frozen=True)
 class Show:
     """Show-wide settings read from the show file."""
 
@@ -184,6 +191,7 @@ class Show:
     link: str = ""
     lexicon: tuple[LexiconEntry, ...] = ()
     locked: bool = True
+    feed: FeedSettings = field(default_factory=FeedSettings)
 
     def voice_for(self, role: str) -> VoiceSpec:
         """The voice configured for a role."""
