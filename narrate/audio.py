@@ -2,8 +2,9 @@
 
 Assembly streams each piece's raw samples into one WAV file in order (no repeated `a + b`, whose
 copies make joining quadratic), so memory stays at one piece whatever the episode's length.
-Loudness is measured over the whole episode with ffmpeg's EBU R128 (ITU-R BS.1770) scanner; the
-encode applies the one gain that reaches the target and a limiter that keeps the true peak under it.
+Loudness (ITU-R BS.1770) is measured on those samples as they are written, in-process
+(narrate.loudness), so no whole-episode pass precedes the encode; the encode applies the one gain that
+reaches the target and a limiter that keeps the true peak under it.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ with warnings.catch_warnings():
 from narrate.cache import Cache
 from narrate.errors import NarrateError, RenderError, UserError
 from narrate.fsutil import temp_path
+from narrate.loudness import ABSOLUTE_GATE, LoudnessMeter, wav_loudness
 from narrate.model import AudioSettings
 from narrate.plan import AudioFile, EpisodePlan, Gap, Piece
 from narrate.tools import ffmpeg_tool
@@ -38,7 +40,9 @@ from narrate.tools import ffmpeg_tool
 log = logging.getLogger(__name__)
 
 #: Bump when assembly or measurement changes how the same plan sounds in a way audio_key does not see.
-AUDIO_FORMAT = 1
+AUDIO_FORMAT = 2  # 2: the episode's loudness measured in-process (narrate.loudness), not by an ffmpeg pass
+#: The in-process meter (narrate.loudness); part of the audio key.
+METER = "bs1770-fft-float32-1"
 #: Head-room kept under the true-peak target for the MP3 encoder's own overshoot.
 LIMITER_MARGIN_DB = 1.0
 GAIN_STEPS = (0.0, 1.0, 2.0, 3.5)  # dB above the linear gain: the limiter takes back up to a few LU
@@ -81,12 +85,13 @@ class Placement:
 
 @dataclass(frozen=True)
 class AssembledAudio:
-    """An episode's audio before encoding: a mono WAV and where every piece landed."""
+    """An episode's audio before encoding: a mono WAV, where every piece landed, its integrated loudness."""
 
     wav: Path
     rate: int
     frames: int
     placements: tuple[Placement, ...]
+    loudness: float  # LUFS, BS.1770-gated, of the WAV's samples (narrate.loudness)
 
     @property
     def duration(self) -> float:
@@ -112,7 +117,10 @@ def decode_file(path: Path, rate: int, folder: Path) -> AudioSegment:
 
 
 def assemble(plan: EpisodePlan, cache: Cache, folder: Path) -> AssembledAudio:
-    """Write the episode's pieces and gaps, in order, into one WAV in `folder`; record each placement."""
+    """Write the episode's pieces and gaps, in order, into one WAV in `folder`; record each placement.
+
+    The samples pass through the loudness meter on their way to the file: no second read.
+    """
     find_ffmpeg()
     verified = {}
     for piece in plan.pieces:
@@ -127,6 +135,7 @@ def assemble(plan: EpisodePlan, cache: Cache, folder: Path) -> AssembledAudio:
     placements: list[Placement] = []
     written = 0
     silence_block = b"\x00\x00" * rate
+    meter = LoudnessMeter(rate)
     with wave.open(str(out), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
@@ -136,6 +145,7 @@ def assemble(plan: EpisodePlan, cache: Cache, folder: Path) -> AssembledAudio:
                 frames = round(item.seconds * rate)
                 for start in range(0, frames, rate):
                     w.writeframesraw(silence_block[: 2 * min(rate, frames - start)])
+                meter.add_silence(frames)
                 written += frames
                 continue
             if isinstance(item, Piece):
@@ -148,9 +158,10 @@ def assemble(plan: EpisodePlan, cache: Cache, folder: Path) -> AssembledAudio:
             data = segment.raw_data
             frames = len(data) // 2
             w.writeframesraw(data)
+            meter.add(data)
             placements.append(Placement(index, written / rate, (written + frames) / rate))
             written += frames
-    return AssembledAudio(out, rate, written, tuple(placements))
+    return AssembledAudio(out, rate, written, tuple(placements), meter.integrated())
 
 
 @dataclass(frozen=True)
@@ -273,37 +284,37 @@ def _chain(gain: float, audio: AudioSettings) -> list[str]:
     return [f"volume={gain:.2f}dB", resample, _limiter(audio)]
 
 
-def loudness_gain(wav: Path, audio: AudioSettings) -> float:
+def loudness_gain(wav: Path, audio: AudioSettings, raw: float | None = None) -> float:
     """The gain (dB) that brings the whole episode, as encoded, to the loudness target.
 
-    The integrated loudness is measured once over the whole assembly. The limiter that keeps the true
-    peak down, and the MP3 encoder, each take a little loudness away, more the louder the input; that
-    loss is measured on excerpts spread over the episode (speech in the same voices has the same peaks
-    throughout): through the encode chain at several candidate gains in one ffmpeg run, and through
-    the encoder itself at one of them. The three measurements run side by side; whole-episode passes
-    would each cost as much as the encode itself.
+    `raw` is the whole episode's integrated loudness, as the assembly measured it (narrate.loudness);
+    without it the WAV is measured here, in-process. The limiter that keeps the true peak down, and the
+    MP3 encoder, each take a little loudness away, more the louder the input; that loss is measured on
+    excerpts spread over the episode (speech in the same voices has the same peaks throughout): through
+    the encode chain at several candidate gains in one ffmpeg run, and through the encoder itself at one
+    of them, side by side. The excerpts' own loudness is measured by the same in-process meter as
+    `raw`, so whatever separates it from ffmpeg's meter cancels out of the prediction.
     """
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        whole = pool.submit(measure_loudness, wav, False)
-        excerpt = _excerpt(wav)
-        try:
-            excerpt_raw = measure_loudness(excerpt, true_peak=False).integrated
-            if excerpt_raw > -70:
-                gains = [audio.loudness - excerpt_raw + step for step in GAIN_STEPS]
-                encoded = pool.submit(_encoded_loudness, excerpt, gains[PROBE_STEP], audio)
-                reached = _loudness_at_gains(excerpt, gains, audio)
-                # What the MP3 encoder takes away, at a gain close to the one that will be used.
-                after = encoded.result()
-                codec = reached[PROBE_STEP] - after if -70 < after else 0.0
-                codec = codec if abs(codec) < 3 else 0.0
-        finally:
-            if excerpt != wav:
-                excerpt.unlink(missing_ok=True)
-        raw = whole.result().integrated
-    if raw <= -70:
+    if raw is None:
+        raw = wav_loudness(wav)
+    if raw <= ABSOLUTE_GATE:
         return 0.0  # silence: nothing to normalise
-    if excerpt_raw <= -70:
-        return audio.loudness - raw  # the excerpts are silent: nothing to learn the limiter's effect from
+    excerpt = _excerpt(wav)
+    try:
+        excerpt_raw = raw if excerpt == wav else wav_loudness(excerpt)
+        if excerpt_raw <= ABSOLUTE_GATE:
+            return audio.loudness - raw  # the excerpts are silent: nothing to learn the limiter's effect from
+        gains = [audio.loudness - excerpt_raw + step for step in GAIN_STEPS]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            encoded = pool.submit(_encoded_loudness, excerpt, gains[PROBE_STEP], audio)
+            reached = _loudness_at_gains(excerpt, gains, audio)
+            # What the MP3 encoder takes away, at a gain close to the one that will be used.
+            after = encoded.result()
+    finally:
+        if excerpt != wav:
+            excerpt.unlink(missing_ok=True)
+    codec = reached[PROBE_STEP] - after if -70 < after else 0.0
+    codec = codec if abs(codec) < 3 else 0.0
     # Loudness of the whole episode after the limiter, predicted at each candidate gain.
     predicted = [raw + (level - excerpt_raw) for level in reached]
     return _interpolate(gains, predicted, audio.loudness) + codec
@@ -375,7 +386,7 @@ def _excerpt(wav: Path) -> Path:
 
 def encode_mp3(assembled: AssembledAudio, out: Path, audio: AudioSettings) -> float:
     """Encode to MP3 with one gain to the loudness target and a true-peak limiter; returns the gain in dB."""
-    gain = loudness_gain(assembled.wav, audio)
+    gain = loudness_gain(assembled.wav, audio, assembled.loudness)
     run_ffmpeg(
         ["-y", "-v", "error", "-i", str(assembled.wav), "-af", ",".join(_chain(gain, audio)), *_encoder(audio),
          *_BARE_MP3, "-f", "mp3", str(out)],
@@ -388,8 +399,8 @@ def audio_key(plan: EpisodePlan, audio: AudioSettings) -> str:
     """Fingerprint of everything that shapes the episode's encoded audio: a new key means assemble and encode again.
 
     Derived from what assemble and encode_mp3 use: the plan's pieces, gaps and files, the encode's filter
-    chain (as built for a gain of 0 dB), the encoder's arguments, the loudness search's constants and the
-    ffmpeg that runs them (another one may resample, limit and encode differently).
+    chain (as built for a gain of 0 dB), the encoder's arguments, the loudness search's constants and
+    meters (ffmpeg's for the excerpts, narrate.loudness for the whole), and the ffmpeg that runs them (another one may resample, limit and encode differently).
     """
     material = {
         "format": AUDIO_FORMAT,
@@ -402,7 +413,7 @@ def audio_key(plan: EpisodePlan, audio: AudioSettings) -> str:
         "chain": _chain(0.0, audio),
         "encoder": [*_encoder(audio), *_BARE_MP3],
         "limiter_margin": LIMITER_MARGIN_DB,
-        "loudness_search": [GAIN_STEPS, PROBE_STEP, EXCERPTS, EXCERPT_SECONDS, _meter(True, "-")],
+        "loudness_search": [GAIN_STEPS, PROBE_STEP, EXCERPTS, EXCERPT_SECONDS, _meter(True, "-"), METER],
         "ffmpeg": ffmpeg_tool().version,
     }
     return hashlib.sha256(json.dumps(material).encode()).hexdigest()

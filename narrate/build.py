@@ -441,7 +441,7 @@ def _prune(output: Path, record: dict[str, EpisodeRecord], published: Published,
     """Phase prune: once the new feed and record are in place, remove the files nothing names any more."""
     log.debug("stage cleanup: removing files nothing names any more")
     new_record = published.records
-    keep = {published.cover, *(name for rec in new_record.values() for name in published_files(rec))}
+    keep = {published.cover, *published.archives, *(name for rec in new_record.values() for name in published_files(rec))}
     previous = {name for rec in record.values() for name in published_files(rec)}
     remove_superseded(output, keep, previous, slugs={*record, *new_record, *work},
                       art_names=[name for rec in (*record.values(), *new_record.values())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from narrate.build import default_cache_dir
 from narrate.cache import Cache
-from narrate.model import Pause
+from narrate.model import Episode, Pause
 from narrate.plan import EngineInfo, plan_episode
 from narrate.script import Project, load_project
 from narrate.validate import validate_project
@@ -37,6 +37,11 @@ def estimate_seconds(project: Project, number: int) -> float:
     """Rough spoken length of an episode: words at each voice's rate plus the configured pauses."""
     episode = project.episode(number)
     assert episode is not None
+    return episode_seconds(project, episode)
+
+
+def episode_seconds(project: Project, episode: Episode) -> float:
+    """estimate_seconds for an episode in hand (no search by number: `check` of 1,000 episodes stays linear)."""
     audio = project.show.audio
     seconds = 0.0
     for chapter in episode.chapters:
@@ -68,7 +73,7 @@ def check_scripts(scripts_dir: Path) -> list[EpisodeSummary]:
                      episode.number, episode.path)
     return [
         EpisodeSummary(e.number, e.title, len(e.chapters), len(e.segments),
-                       sum(len(s.text.split()) for s in e.segments), estimate_seconds(project, e.number), e.draft)
+                       sum(len(s.text.split()) for s in e.segments), episode_seconds(project, e), e.draft)
         for e in project.episodes
     ]
 

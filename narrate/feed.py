@@ -25,6 +25,8 @@ PODCAST_NS = "https://podcastindex.org/namespace/1.0"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 PSC_NS = "http://podlove.org/simple-chapters"
+#: RFC 5005 (Feed Paging and Archiving): <fh:archive/> marks an archive page.
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
 
 NAMESPACES: dict[str, str] = {
     "itunes": ITUNES_NS,
@@ -32,6 +34,7 @@ NAMESPACES: dict[str, str] = {
     "content": CONTENT_NS,
     "atom": ATOM_NS,
     "psc": PSC_NS,
+    "fh": HISTORY_NS,
 }
 for _prefix, _uri in NAMESPACES.items():
     ET.register_namespace(_prefix, _uri)
@@ -283,8 +286,13 @@ def _item(channel: ET.Element, show: Show, item: FeedItem) -> None:
         _sub(el, _tag("podcast", "license"), rights)
 
 
-def build_feed(show: Show, items: Sequence[FeedItem], cover_url: str, feed_url: str) -> bytes:
-    """The show's RSS 2.0 feed as UTF-8 bytes, newest episode first; identical input gives identical bytes."""
+def build_feed(show: Show, items: Sequence[FeedItem], cover_url: str, feed_url: str,
+               page: PageLinks | None = None) -> bytes:
+    """The show's RSS 2.0 feed as UTF-8 bytes, newest episode first; identical input gives identical bytes.
+
+    With `page`, one page of a paged feed (see `paged_feeds`): its own URL as rel="self", its links to the
+    other pages, and <fh:archive/> when it is an archive page.
+    """
     base = show.base_url
     link = _absolute(base, show.link or base)
     rss = ET.Element("rss", {"version": "2.0"})
@@ -303,7 +311,9 @@ def build_feed(show: Show, items: Sequence[FeedItem], cover_url: str, feed_url: 
         # Not the clock: an unchanged show must give a byte-identical feed.
         _sub(channel, "lastBuildDate", rfc2822(release_datetime(ordered[0].record.release_date)))
     _sub(channel, _tag("atom", "link"), attrs={
-        "href": _absolute(base, feed_url), "rel": "self", "type": "application/rss+xml"})
+        "href": _absolute(base, page.self_url if page else feed_url), "rel": "self", "type": "application/rss+xml"})
+    if page:
+        _page_links(channel, base, feed_url, page)
     _sub(channel, _tag("itunes", "author"), show.author)
     if show.owner_name or show.owner_email:
         owner = _sub(channel, _tag("itunes", "owner"))
@@ -329,3 +339,83 @@ def build_feed(show: Show, items: Sequence[FeedItem], cover_url: str, feed_url: 
         _item(channel, show, item)
     ET.indent(rss, space="  ")
     return ET.tostring(rss, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# Paging: the newest items in feed.xml, the older ones in archive pages (RFC 5005 archived feeds)
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """Where one page of a paged feed sits: its own URL, the next older page's, and whether it is an archive."""
+
+    self_url: str
+    older_url: str | None = None
+    archive: bool = False
+
+
+@dataclass(frozen=True)
+class FeedPages:
+    """A paged feed: feed.xml's bytes, and the archive pages' (name, bytes), oldest first."""
+
+    feed: bytes
+    archives: tuple[tuple[str, bytes], ...] = ()
+
+
+def archive_page_name(number: int) -> str:
+    """The file name of archive page `number`, 1 being the oldest: `feed-archive-1.xml`."""
+    return f"feed-archive-{number}.xml"
+
+
+def split_pages(items: Sequence[FeedItem], limit: int) -> tuple[list[FeedItem], list[list[FeedItem]]]:
+    """(feed.xml's items, newest first; the archive pages' items, each newest first, the oldest page first).
+
+    feed.xml holds the newest `limit` items. The archive pages are the items from the oldest, `limit` to a
+    page, and only whole pages: a page once written never changes when episodes are added (a new page
+    appears when `limit` more have come). The items after the last whole page are in feed.xml, so each
+    item is in feed.xml or in a page, and an item can be in both (at most `limit` - 1 of them): readers
+    keep one per guid, as RFC 5005 says. `limit` 0, or no more items than it: no archive pages.
+    """
+    newest_first = _sorted_newest_first(items)
+    if limit <= 0 or len(newest_first) <= limit:
+        return newest_first, []
+    oldest_first = newest_first[::-1]
+    whole = (len(oldest_first) - 1) // limit  # never a page of exactly feed.xml's items
+    pages = [oldest_first[i * limit:(i + 1) * limit][::-1] for i in range(whole)]
+    return newest_first[:limit], pages
+
+
+def paged_feeds(show: Show, items: Sequence[FeedItem], cover_url: str, feed_url: str, limit: int) -> FeedPages:
+    """feed.xml and its archive pages, for `limit` items a page (0: one feed with every item, no pages).
+
+    RFC 5005 section 4 (archived feeds): feed.xml links to the newest archive page with rel="prev-archive";
+    each page links to the next older one the same way, to feed.xml with rel="current", and carries
+    <fh:archive/>. The same links are also given as RFC 5005 section 3 paged-feed links (rel="first" to
+    feed.xml and rel="next" to the older page), which gPodder's podcastparser reads. No page links to a
+    newer one (rel="next-archive" is optional): so a page stays byte-identical as episodes are added.
+    Pages are numbered from the oldest (feed-archive-1.xml), so their URLs never change either.
+    """
+    current, pages = split_pages(items, limit)
+    archives: list[tuple[str, bytes]] = []
+    older: str | None = None
+    for number, page_items in enumerate(pages, 1):
+        name = archive_page_name(number)
+        url = _absolute(show.base_url, name)
+        archives.append((name, build_feed(show, page_items, cover_url, feed_url, PageLinks(url, older, True))))
+        older = url
+    links = PageLinks(feed_url, older) if pages else None
+    return FeedPages(build_feed(show, current, cover_url, feed_url, links), tuple(archives))
+
+
+def _page_links(channel: ET.Element, base: str, feed_url: str, page: PageLinks) -> None:
+    current = _absolute(base, feed_url)
+    links: list[tuple[str, str]] = [("first", current)]
+    if page.archive:
+        links.append(("current", current))
+    if page.older_url:
+        older = _absolute(base, page.older_url)
+        links += [("next", older), ("prev-archive", older)]
+    for rel, href in links:
+        _sub(channel, _tag("atom", "link"), attrs={"href": href, "rel": rel, "type": "application/rss+xml"})
+    if page.archive:
+        _sub(channel, _tag("fh", "archive"))

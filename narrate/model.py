@@ -179,6 +179,13 @@ class RenderSettings:
 
 
 @dataclass(frozen=True)
+class FeedSettings:
+    """How the feed is published: `limit` > 0 keeps the newest `limit` items in feed.xml, the rest in archive pages."""
+
+    limit: int = 0  # 0: every episode in feed.xml
+
+
+@dataclass(frozen=True)
 class Show:
     """Show-wide settings read from the show file."""
 
@@ -206,6 +213,7 @@ class Show:
     #: How a numbered paragraph's number is spoken: a template with {words} ("four") and {number} ("4"),
     #: or "none" for not at all (narrate.plan.spoken_marker).
     list_number: str = "{words}."
+    feed: FeedSettings = field(default_factory=FeedSettings)
 
     def voice_for(self, role: str) -> VoiceSpec:
         """The voice configured for a role."""

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from narrate.feed import FeedItem, build_feed
+from narrate.feed import FeedItem, paged_feeds
 from narrate.fsutil import HASH_DIGITS, content_digest, content_name, previous_version, write_if_changed
 from narrate.model import Show
 from narrate.record import EpisodeRecord, GuidRegistry
@@ -28,6 +28,8 @@ from narrate.transcript import chapters_json, srt, webvtt
 log = logging.getLogger(__name__)
 
 FEED_NAME = "feed.xml"
+#: An archive page of a paged feed (narrate.feed.archive_page_name), numbered from the oldest.
+ARCHIVE_PAGE_RE = re.compile(r"^feed-archive-[1-9][0-9]*\.xml$")
 #: What follows an episode's slug in the names of its files (before the content hash goes in).
 SUFFIXES = {"chapters": ".chapters.json", "vtt": ".vtt", "srt": ".srt"}
 EPISODE_SUFFIXES = (".mp3", *SUFFIXES.values())
@@ -80,8 +82,8 @@ def remove_superseded(output: Path, keep: Iterable[str], previous: Iterable[str]
 
     Run only once the new feed and record are in place. A file goes when the previous record named it,
     or when it has narrate's naming for an episode slug narrate knows (`SLUG.<hash>.mp3`, the sidecars,
-    `cover.<hash>.png`, episode art), with or without the hash (the older layout). Anything else in the
-    folder is the user's and stays.
+    `cover.<hash>.png`, episode art), with or without the hash (the older layout), or is an archive page of
+    the feed (`feed-archive-N.xml`) not in `keep`. Anything else in the folder is the user's and stays.
     """
     keep = set(keep) | {FEED_NAME}
     ours = {slug + suffix for slug in slugs for suffix in EPISODE_SUFFIXES}
@@ -93,7 +95,7 @@ def remove_superseded(output: Path, keep: Iterable[str], previous: Iterable[str]
         name = path.name
         if name in keep or name.startswith("."):
             continue
-        if name in previous or plain_name(name) in ours:
+        if name in previous or plain_name(name) in ours or ARCHIVE_PAGE_RE.match(name):
             try:
                 path.unlink()
             except FileNotFoundError:
@@ -126,6 +128,9 @@ class Published:
     #: Each episode's web page (slug -> its path in the output folder), when a site was written.
     pages: dict[str, str] = dataclasses.field(default_factory=dict)
 
+    #: The feed's archive pages, oldest first (show.feed.limit).
+    archives: tuple[str, ...] = ()
+
 
 #: Writes pages for the feed's items before the feed (the cover's name given); returns (written, slug -> page).
 SiteWriter = Callable[[Sequence[FeedItem], str], tuple[Sequence[str], Mapping[str, str]]]
@@ -144,7 +149,7 @@ def publish(show: Show, records: Mapping[str, EpisodeRecord], guids: GuidRegistr
     def put(base: str, data: bytes) -> str:
         name = content_named(base, data)
         # A new version keeps the mode the user gave the one it supersedes.
-        if write_if_changed(output / name, data, like=previous_version(output, *split_suffix(base))):
+        if write_if_changed(output / name, data, like=lambda: previous_version(output, *split_suffix(base))):
             written.append(name)
         return name
 
@@ -187,11 +192,16 @@ def publish(show: Show, records: Mapping[str, EpisodeRecord], guids: GuidRegistr
         written.extend(site_written)
         items = [dataclasses.replace(i, page_url=show.base_url + pages[i.record.slug]) if i.record.slug in pages
                  else i for i in items]
-    # Last: every file the new feed names is already in place.
-    feed = build_feed(show, items, cover_url=show.base_url + cover, feed_url=show.base_url + FEED_NAME)
-    if write_if_changed(output / FEED_NAME, feed):
+    feeds = paged_feeds(show, items, cover_url=show.base_url + cover, feed_url=show.base_url + FEED_NAME,
+                        limit=show.feed.limit)
+    # The archive pages, oldest first (each names the one before it), then feed.xml, last: every file the
+    # new feed names is already in place.
+    for name, data in feeds.archives:
+        if write_if_changed(output / name, data):
+            written.append(name)
+    if write_if_changed(output / FEED_NAME, feeds.feed):
         written.append(FEED_NAME)
-    return Published(written, published, cover, dict(pages))
+    return Published(written, published, cover, dict(pages), tuple(name for name, _ in feeds.archives))
 
 
 def published_paths(output: Path, slug: str) -> dict[str, Path]:

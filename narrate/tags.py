@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import langcodes
@@ -57,7 +58,7 @@ def full_text(episode: Episode) -> str:
 
 
 #: Bump when how the frames are written changes (their order, the ID3 version); the frames themselves are keyed.
-TAG_FORMAT = 2  # 2: CHAP frames in time order after the CTOC, v2.3 date frames
+TAG_FORMAT = 3  # 2: CHAP frames in time order after the CTOC, v2.3 date frames; 3: pictures keyed by digest
 
 
 def _frames(show: Show, episode: Episode, artwork: Artwork | None) -> list[Frame]:
@@ -101,13 +102,28 @@ def _chapter_frames(chapters: Sequence[ChapterTime]) -> list[Frame]:
     return frames
 
 
+def _keyed(frame: Frame) -> str:
+    """A frame as the tag key sees it: its repr, with a picture's bytes as their SHA-256 (see _picture_digest)."""
+    if isinstance(frame, APIC):
+        return f"APIC(encoding={int(frame.encoding)}, mime={frame.mime!r}, type={int(frame.type)}, " \
+               f"desc={frame.desc!r}, sha256={_picture_digest(frame.data)})"
+    return repr(frame)
+
+
+@lru_cache(maxsize=64)
+def _picture_digest(data: bytes) -> str:
+    """SHA-256 of a picture, once per picture: every episode carries the show's cover, often 100s of KB, and
+    keying its repr made the plan of a 1,000-episode archive hash and escape a gigabyte."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def tag_key(show: Show, episode: Episode, artwork: Artwork | None, audio_key: str) -> str:
     """Fingerprint of the tags write_tags gives this episode: its very frames, keyed from the same code.
 
     The chapters' times follow from the audio (`audio_key`); their titles and table are keyed here.
     """
     untimed = [ChapterTime(c.title, 0.0, 0.0) for c in episode.chapters]
-    frames = [repr(frame) for frame in (*_frames(show, episode, artwork), *_chapter_frames(untimed))]
+    frames = [_keyed(frame) for frame in (*_frames(show, episode, artwork), *_chapter_frames(untimed))]
     material = {"format": TAG_FORMAT, "audio": audio_key, "frames": frames}
     return hashlib.sha256(json.dumps(material).encode()).hexdigest()
 

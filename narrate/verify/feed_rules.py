@@ -15,6 +15,7 @@ from narrate.cover import cover_problem
 from narrate.feed import (
     ATOM_NS,
     CONTENT_NS,
+    HISTORY_NS,
     ITUNES_NS,
     MAX_DESCRIPTION_BYTES,
     PODCAST_NS,
@@ -84,9 +85,12 @@ def _namespaces(data: bytes) -> dict[str, str]:
     return declared
 
 
-def _check_channel(channel: ET.Element, data: bytes, rss: ET.Element, found: Findings) -> tuple[str, str]:
-    """Channel-level rules; returns (the feed's own URL, its base URL)."""
-    where = FEED_NAME
+def _check_channel(channel: ET.Element, data: bytes, rss: ET.Element, found: Findings, where: str = FEED_NAME,
+                   podcast_url: str = "") -> tuple[str, str]:
+    """Channel-level rules; returns (the feed's own URL, its base URL).
+
+    For an archive page, `where` is its name and `podcast_url` the URL of feed.xml, whose podcast:guid it shares.
+    """
     if rss.tag != "rss" or rss.get("version") != "2.0":
         found.problem("feed.root", where, 'the root element must be <rss version="2.0">')
     head = data[:200].decode("utf-8", errors="replace")
@@ -137,10 +141,10 @@ def _check_channel(channel: ET.Element, data: bytes, rss: ET.Element, found: Fin
     guid = _text(channel.find(_tag(PODCAST_NS, "guid")))
     if not guid:
         found.problem("channel.podcast-guid", where, "channel <podcast:guid> is missing")
-    elif self_href and guid != podcast_guid(self_href):
+    elif (podcast_url or self_href) and guid != podcast_guid(podcast_url or self_href):
         found.problem("channel.podcast-guid", where,
                       f"podcast:guid {guid} is not the UUIDv5 of the feed URL "
-                      f"(expected {podcast_guid(self_href)})")
+                      f"(expected {podcast_guid(podcast_url or self_href)})")
     elif not PODCAST_GUID_RE.match(guid):
         found.problem("channel.podcast-guid", where, f"podcast:guid {guid} is not a version 5 UUID")
     return self_href, base_url(self_href)
@@ -161,12 +165,13 @@ def _pubdate_problem(text: str) -> str | None:
 
 
 def _check_item(item: ET.Element, index: int, output: Path, base: str, found: Findings,
-                seen_urls: set[str], place: str | None = None) -> tuple[str, str, EpisodeFiles | None]:
+                seen_urls: set[str], place: str | None = None,
+                document: str = FEED_NAME) -> tuple[str, str, EpisodeFiles | None]:
     """Item-level rules; returns (guid, title, the episode's files) — files None without a usable enclosure."""
     title = _text(item.find("title"))
     number = _text(item.find(_tag(ITUNES_NS, "episode")))
     label = f"episode {number}" if number else f"item {index + 1}"
-    where = f"{FEED_NAME}: {label}" + (f" ({title})" if title else "")
+    where = f"{document}: {label}" + (f" ({title})" if title else "")
 
     def problem(rule: str, message: str) -> None:
         found.problem(rule, where, message)
@@ -366,6 +371,7 @@ def check_feed(output: Path, found: Findings, parsers: dict[str, ModuleType],
         if episode is not None:
             episodes.append(episode)
     check_with_parsers(data, feed_url, identities, found, parsers)
+    episodes += _check_archives(output, channel, feed_url, base, found, parsers, guids)
 
     cover: Path | None = None
     image = channel.find(_tag(ITUNES_NS, "image"))
@@ -390,3 +396,80 @@ def check_feed(output: Path, found: Findings, parsers: dict[str, ModuleType],
     said = ", ".join(readers[:-1]) + " and " + readers[-1] if len(readers) > 1 else readers[0]
     found.lines.append(f"{FEED_NAME}: {count}, read with {said}")
     return episodes, cover
+
+
+def _links(channel: ET.Element) -> dict[str, str]:
+    """The channel's atom:link hrefs by rel (the first of each)."""
+    links: dict[str, str] = {}
+    for link in channel.findall(_tag(ATOM_NS, "link")):
+        links.setdefault(link.get("rel", ""), link.get("href", ""))
+    return links
+
+
+def _check_archives(output: Path, channel: ET.Element, feed_url: str, base: str, found: Findings,
+                    parsers: dict[str, ModuleType], seen: set[str]) -> list[EpisodeFiles]:
+    """The archive pages of a paged feed (RFC 5005), from feed.xml's rel="prev-archive" back to the oldest.
+
+    Each page is checked as the feed is, and must be marked <fh:archive/>, link to feed.xml with
+    rel="current" and give its own URL as rel="self". Returns the episodes of items not already seen in a
+    newer document (a reader keeps one item per guid, the newest document's).
+    """
+    episodes: list[EpisodeFiles] = []
+    href = _links(channel).get("prev-archive", "")
+    visited: set[str] = set()
+    linked_from = FEED_NAME
+    while href:
+        if href in visited:
+            found.problem("feed.archive", linked_from, f"the archive pages loop: {href} is linked twice")
+            break
+        visited.add(href)
+        path = _local(output, base, href)
+        if path is None:
+            found.problem("feed.archive", linked_from,
+                          f"archive page {href} is not under the feed's base URL {base or '(unknown)'}")
+            break
+        name = path.name
+        why = not_regular(path)
+        if why:
+            found.problem("file.not-regular", name, why)
+            found.special.add(path)
+            break
+        if not path.is_file():
+            found.problem("feed.archive", linked_from, f"archive page {name} does not exist in {output}")
+            break
+        data = path.read_bytes()
+        try:
+            rss = ET.fromstring(data)
+        except ET.ParseError as exc:
+            found.problem("feed.xml", name, f"not well-formed XML ({exc})")
+            break
+        page = rss.find("channel")
+        if page is None:
+            found.problem("feed.xml", name, "has no <channel>")
+            break
+        self_href, _ = _check_channel(page, data, rss, found, where=name, podcast_url=feed_url)
+        links = _links(page)
+        if page.find(_tag(HISTORY_NS, "archive")) is None:
+            found.problem("feed.archive", name, "has no <fh:archive/> (RFC 5005): it does not say it is an archive page")
+        if links.get("current") != feed_url:
+            found.problem("feed.archive", name,
+                          f'its atom:link rel="current" is {links.get("current") or "missing"}, not {feed_url}')
+        if self_href and self_href != href:
+            found.problem("feed.archive", name, f"its self link {self_href} is not the URL it is linked by ({href})")
+        identities: list[tuple[str, str]] = []
+        seen_urls: set[str] = set()
+        guids: set[str] = set()
+        for index, item in enumerate(page.findall("item")):
+            guid, title, episode = _check_item(item, index, output, base, found, seen_urls, document=name)
+            if guid and guid in guids:
+                found.problem("item.guid-unique", name, f"guid {guid} is used by more than one item")
+            guids.add(guid)
+            identities.append((guid, title))
+            if episode is not None and guid not in seen:
+                episodes.append(episode)
+        seen |= guids
+        check_with_parsers(data, self_href or href, identities, found, parsers, where=name)
+        count = f"{len(identities)} episode{'' if len(identities) == 1 else 's'}"
+        found.lines.append(f"{name}: archive page, {count}")
+        linked_from, href = name, links.get("prev-archive", "")
+    return episodes

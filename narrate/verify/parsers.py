@@ -38,17 +38,17 @@ def missing_parsers(parsers: dict[str, ModuleType], found: Findings) -> None:
 
 
 def check_with_parsers(data: bytes, feed_url: str, items: Sequence[tuple[str, str]], found: Findings,
-                       parsers: dict[str, ModuleType]) -> None:
-    """Read the feed with podcastparser (gPodder) and feedparser; every item must come through intact."""
+                       parsers: dict[str, ModuleType], where: str = FEED_NAME) -> None:
+    """Read the feed (or an archive page, named `where`) with podcastparser (gPodder) and feedparser; every
+    item must come through intact."""
     if "podcastparser" in parsers:
-        _podcastparser(parsers["podcastparser"], data, feed_url, items, found)
+        _podcastparser(parsers["podcastparser"], data, feed_url, items, found, where)
     if "feedparser" in parsers:
-        _feedparser(parsers["feedparser"], data, items, found)
+        _feedparser(parsers["feedparser"], data, items, found, where)
 
 
 def _podcastparser(podcastparser: ModuleType, data: bytes, feed_url: str, items: Sequence[tuple[str, str]],
-                   found: Findings) -> None:
-    where = FEED_NAME
+                   found: Findings, where: str = FEED_NAME) -> None:
     try:
         parsed = podcastparser.parse(feed_url or "http://localhost/feed.xml", io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - any failure of the parser is the finding
@@ -78,8 +78,8 @@ def _podcastparser(podcastparser: ModuleType, data: bytes, feed_url: str, items:
                               f"in item '{title}'")
 
 
-def _feedparser(feedparser: ModuleType, data: bytes, items: Sequence[tuple[str, str]], found: Findings) -> None:
-    where = FEED_NAME
+def _feedparser(feedparser: ModuleType, data: bytes, items: Sequence[tuple[str, str]], found: Findings,
+                where: str = FEED_NAME) -> None:
     result = feedparser.parse(data)
     if result.get("bozo"):
         found.problem("parser.feedparser", where,

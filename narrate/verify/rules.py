@@ -28,6 +28,8 @@ RULES: dict[str, str] = {
     "channel.podcast-guid": "podcast:guid is the UUIDv5 of the feed URL",
     "channel.last-build-date": "lastBuildDate, when present, is an RFC 2822 date",
     "channel.cover": "the channel's itunes:image is a file under the feed's base URL",
+    "feed.archive": 'each archive page (RFC 5005 rel="prev-archive", from feed.xml back) exists once, is marked '
+                    '<fh:archive/>, links to feed.xml as rel="current" and to itself as rel="self"',
     "cover.valid": "the cover (and each episode image) is a valid square JPEG or PNG of an accepted size",
     "item.title": "each item has a title",
     "item.guid": 'each item has a guid with isPermaLink="false"',
