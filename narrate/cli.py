@@ -245,17 +245,19 @@ def publish(ctx: click.Context, output_dir: Path, target: str | None, scripts_di
             delete: bool, as_json: bool, quiet: bool) -> None:
     """Deploy the built show in OUTPUT_DIR (default: audio) to a folder, an SFTP server or S3: new files first, the feed last."""
     from narrate.deploy import PublishOptions, publish_show
-    from narrate.ui import TransferProgress, print_lines
 
     if quiet:
         ctx.obj["quiet"] = True
         _setup_logging(0, True)
     options = PublishOptions(output=output_dir, target=target, scripts_dir=scripts_dir or Path("scripts"),
                              scripts_given=scripts_dir is not None, dry_run=dry_run, delete=delete)
-    report = publish_show(options, progress=None if ctx.obj["quiet"] or as_json else TransferProgress())
+    shown = not (ctx.obj["quiet"] or as_json)
+    if shown:  # narrate.ui (rich, and the build's types) only when there is something to show
+        from narrate.ui import TransferProgress, print_lines
+    report = publish_show(options, progress=TransferProgress() if shown else None)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=1, ensure_ascii=False))
-    elif not ctx.obj["quiet"]:
+    elif shown:
         print_lines(report.lines())
 
 

@@ -160,6 +160,7 @@ def publish_show(options: PublishOptions, progress: UploadProgress | None = None
 
 def _deploy(local: LocalShow, target: Target, settings: PublishSettings, options: PublishOptions,
             progress: UploadProgress | None, started: float) -> PublishReport:
+    log.debug("connected to %s", target)
     files = local.by_name()
     manifest_bytes = target.read(MANIFEST_NAME)
     manifest = parse_manifest(manifest_bytes, f"{target}/{MANIFEST_NAME}")
@@ -195,13 +196,16 @@ def _deploy(local: LocalShow, target: Target, settings: PublishSettings, options
         # Until they are gone, the manifest keeps the stale files listed, so a killed publish forgets none.
         pending = Manifest(plan.manifest.files, tuple(r.name for r in plan.deletions))
         target.put(pending.to_bytes(), MANIFEST_NAME, MANIFEST_HEADERS)
+        log.debug("wrote the manifest (with %d files to delete)", len(plan.deletions))
     deleted = []
     for removal in plan.deletions:
         target.remove(removal.name)
         deleted.append(removal.name)
+        log.debug("deleted %s: %s", removal.name, removal.reason)
     if plan.manifest_changed or plan.deletions:
         target.put(plan.manifest.to_bytes(), MANIFEST_NAME, MANIFEST_HEADERS)
         written = True
+        log.debug("wrote the manifest")
     for temp in plan.temps:  # left by killed publishes; never named by any feed
         target.remove(temp)
     return PublishReport(str(target), False, options.delete, plan, tuple(sent), sent_bytes, tuple(deleted),

@@ -27,7 +27,7 @@ from typing import Any
 from narrate.deploy.address import TargetAddress
 from narrate.deploy.headers import FileHeaders
 from narrate.errors import NarrateError, UserError
-from narrate.fsutil import TMP_PREFIX
+from narrate.fsutil import TMP_PREFIX, fsync_file, fsync_folder
 from narrate.model import PublishSettings
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,20 @@ class Target:
         """Close connections."""
 
 
+class FolderTarget(Target):
+    """A local or mounted folder (a web server's root): each file synced to disk before it is renamed in place."""
+
+    def _send(self, source: Path | bytes, path: str, headers: FileHeaders,
+              callback: Callable[[int], None] | None) -> None:
+        super()._send(source, path, headers, callback)
+        fsync_file(Path(path))
+
+    def put(self, source: Path | bytes, name: str, headers: FileHeaders,
+            callback: Callable[[int], None] | None = None) -> None:
+        super().put(source, name, headers, callback)
+        fsync_folder(Path(self.path(name)).parent)
+
+
 class S3Target(Target):
     """S3 and S3-compatible storage: each object is stored whole by one request, with its headers."""
 
@@ -178,7 +192,7 @@ def open_target(address: TargetAddress, settings: PublishSettings) -> Target:
         root = Path(address.path).absolute()
         if root.exists() and not root.is_dir():
             raise UserError(f"{address.path}: the target is not a folder")
-        return Target(address, LocalFileSystem(), str(root))
+        return FolderTarget(address, LocalFileSystem(), str(root))
     if address.kind == "s3":
         return _open_s3(address, settings)
     return _open_sftp(address)

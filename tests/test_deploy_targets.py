@@ -1,0 +1,268 @@
+"""`narrate publish` against real targets on loopback: a folder, an OpenSSH server, an S3 server.
+
+For each target: the first publish sends every file; a second sends nothing; after a one-paragraph edit
+only that episode's new files and the feed go; after the episode is pruned, `--delete` removes exactly its
+files; and publishes SIGKILLed at random instants leave the remote feed consistent (every file it names is
+there, whole, with the length it gives), the next publish completing the show.
+
+The show is built once (fake engine) in three versions: v1 (two episodes), v2 (one paragraph of episode 2
+edited), v3 (episode 2 removed with --prune).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from narrate.build import BuildOptions, build
+from narrate.cli import main
+from narrate.deploy.manifest import MANIFEST_NAME
+from narrate.feed import PODCAST_NS
+from narrate.fsutil import TMP_PREFIX
+from narrate.publish import CONTENT_NAME_RE
+from tests.conftest import EPISODE_ONE, EPISODE_TWO, SHOW_YAML, write_show
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_URL = "https://example.org/show/"
+EDIT = ("Narration for the second episode.", "Narration for the second episode, edited in one paragraph.")
+KILLS = 10
+# Runs the CLI with the fake engine registered (its render workers import it by name).
+LAUNCH = ("import sys; sys.argv[0] = 'narrate'; from narrate.engines import register_engine; "
+          "register_engine('fake', 'tests.fake_engine:FakeEngine'); from narrate.cli import main; main()")
+
+
+# --------------------------------------------------------------------------- the show, built once
+
+
+@dataclass(frozen=True)
+class Versions:
+    scripts: Path
+    v1: Path
+    v2: Path
+    v3: Path
+
+
+def _files(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_size for p in folder.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
+    root = tmp_path_factory.mktemp("deploy-show")
+    scripts = write_show(root / "scripts", SHOW_YAML, {"001-first.md": EPISODE_ONE, "002-second.md": EPISODE_TWO})
+    out, cache = root / "out", root / "cache"
+
+    def snapshot(name: str, **options: object) -> Path:
+        report = build(scripts, BuildOptions(output=out, cache_dir=cache, workers=1, **options))
+        assert not report.failures, report.failures
+        shutil.copytree(out, root / name, ignore=shutil.ignore_patterns(".narrate.lock"))
+        return root / name
+
+    v1 = snapshot("v1")
+    second = scripts / "002-second.md"
+    second.write_text(second.read_text().replace(*EDIT))
+    v2 = snapshot("v2")
+    second.unlink()
+    v3 = snapshot("v3", prune=True)
+    assert set(_files(v1)) != set(_files(v2)) and not any(n.startswith("002-") for n in _files(v3))
+    return Versions(scripts, v1, v2, v3)
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass
+class Remote:
+    """A target for `--to`, and a way for the test to read what it holds (not through narrate)."""
+
+    url: str
+    listing: Callable[[], dict[str, bytes]]
+    env: dict[str, str] = field(default_factory=dict)
+    headers: Callable[[str], dict[str, str]] | None = None
+
+
+def _folder_listing(folder: Path) -> Callable[[], dict[str, bytes]]:
+    def listing() -> dict[str, bytes]:
+        if not folder.exists():
+            return {}
+        return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    return listing
+
+
+@pytest.fixture
+def folder_remote(tmp_path: Path) -> Remote:
+    site = tmp_path / "site"
+    return Remote(str(site), _folder_listing(site))
+
+
+TARGETS = ["folder_remote"]
+
+
+@pytest.fixture(params=TARGETS)
+def remote(request: pytest.FixtureRequest) -> Remote:
+    return request.getfixturevalue(request.param)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def publish(remote: Remote, output: Path, scripts: Path, *args: str, monkeypatch: pytest.MonkeyPatch) -> dict:
+    for key, value in remote.env.items():
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(main, ["publish", str(output), "--to", remote.url, "--scripts", str(scripts),
+                                       "--json", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def feed_names(feed: bytes) -> list[tuple[str, int | None]]:
+    """Every file the feed names (relative to the base URL), with the enclosure length it gives."""
+    root = ET.fromstring(feed)
+    names: list[tuple[str, int | None]] = []
+    for el in root.iter("enclosure"):
+        names.append((el.get("url", "").removeprefix(BASE_URL), int(el.get("length", "-1"))))
+    for tag in ("chapters", "transcript"):
+        names += [(el.get("url", "").removeprefix(BASE_URL), None) for el in root.iter(f"{{{PODCAST_NS}}}{tag}")]
+    names += [(el.text or "", None) for el in root.iter("url")]
+    return [(n.removeprefix(BASE_URL), length) for n, length in names]
+
+
+def assert_consistent(files: dict[str, bytes]) -> bytes:
+    """The remote feed names only files that are there, whole: right length, bytes matching their content hash."""
+    assert "feed.xml" in files
+    feed = files["feed.xml"]
+    for name, length in feed_names(feed):
+        assert name in files, f"the remote feed names {name}, which is not on the target"
+        data = files[name]
+        if length is not None:
+            assert len(data) == length, f"{name}: {len(data)} bytes, the feed says {length}"
+        match = CONTENT_NAME_RE.match(name)
+        assert match and hashlib.sha256(data).hexdigest().startswith(match.group("digest")), name
+    return feed
+
+
+def public(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {n: d for n, d in files.items() if not n.rsplit("/", 1)[-1].startswith(".")}
+
+
+def same_as(files: dict[str, bytes], output: Path) -> bool:
+    local = {n: (output / n).read_bytes() for n in _files(output)}
+    return public(files) == local
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def test_first_noop_edit_delete(remote: Remote, versions: Versions, monkeypatch: pytest.MonkeyPatch) -> None:
+    v1, v2, v3 = _files(versions.v1), _files(versions.v2), _files(versions.v3)
+
+    first = publish(remote, versions.v1, versions.scripts, monkeypatch=monkeypatch)
+    assert sorted(first["sent"]) == sorted(v1)
+    assert first["sent"][-1] == "feed.xml"  # the feed goes last
+    assert first["sent_bytes"] == sum(v1.values())
+    held = remote.listing()
+    assert same_as(held, versions.v1) and MANIFEST_NAME in held
+    assert_consistent(held)
+
+    again = publish(remote, versions.v1, versions.scripts, monkeypatch=monkeypatch)
+    assert again["sent"] == [] and again["sent_bytes"] == 0 and not again["manifest_written"]
+    assert again["unchanged"] == len(v1)
+    assert remote.listing() == held  # not a byte written, the manifest included
+
+    edit = publish(remote, versions.v2, versions.scripts, monkeypatch=monkeypatch)
+    changed = {n for n in v2 if n not in v1} | {"feed.xml"}
+    assert set(edit["sent"]) == changed
+    assert {n.split(".")[0] for n in changed - {"feed.xml"}} == {"002-second"}  # that episode's files only
+    assert edit["sent"][-1] == "feed.xml"
+    assert edit["sent_bytes"] == sum(v2[n] for n in changed)
+    old = {n for n in v1 if n not in v2}
+    assert {k["name"] for k in edit["kept"]} == old  # stale, but kept: no --delete
+    held = remote.listing()
+    assert set(public(held)) == set(v1) | set(v2)
+    assert_consistent(held)
+
+    dry = publish(remote, versions.v3, versions.scripts, "--delete", "--dry-run", monkeypatch=monkeypatch)
+    assert [u["name"] for u in dry["uploads"]] == ["feed.xml"] and dry["sent"] == []
+    assert remote.listing() == held
+
+    removal = publish(remote, versions.v3, versions.scripts, "--delete", monkeypatch=monkeypatch)
+    assert removal["sent"] == ["feed.xml"]
+    assert set(removal["deleted"]) == {n for n in {*v1, *v2} if n.startswith("002-")}
+    held = remote.listing()
+    assert same_as(held, versions.v3)
+    assert_consistent(held)
+    manifest = json.loads(held[MANIFEST_NAME])
+    assert set(manifest["files"]) == set(v3) and manifest["stale"] == []
+
+    final = publish(remote, versions.v3, versions.scripts, "--delete", monkeypatch=monkeypatch)
+    assert final["sent"] == [] and final["deleted"] == []
+
+
+def _publish_process(remote: Remote, output: Path, scripts: Path) -> subprocess.Popen:
+    env = {**os.environ, **remote.env}
+    return subprocess.Popen([sys.executable, "-c", LAUNCH, "-v", "publish", str(output), "--to", remote.url,
+                             "--scripts", str(scripts), "--delete"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _connected(process: subprocess.Popen) -> float:
+    """Wait for the publish's "connected to" line (it then reads the target and sends); the time it came."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "connected to" in line:
+            return time.monotonic()
+    return time.monotonic()
+
+
+def test_killed_publishes_leave_a_consistent_feed(remote: Remote, versions: Versions) -> None:
+    """SIGKILL at random instants of publishes that alternate between two versions (with --delete).
+
+    The delays are drawn from the time a whole publish takes once connected (measured here first), so the
+    kills land while it sends, renames, writes the manifest or deletes; kills that come after the
+    publish ended do not count.
+    """
+    rng = random.Random(int(os.environ.get("NARRATE_KILL_SEED", "13")))
+    shows = [versions.v1, versions.v2]
+    first = _publish_process(remote, versions.v1, versions.scripts)
+    assert first.wait(60) == 0, first.stderr.read()
+    timed = _publish_process(remote, versions.v2, versions.scripts)
+    since = last = _connected(timed)
+    for line in timed.stderr:
+        if line.startswith("DEBUG: "):
+            last = time.monotonic()  # the last step: the manifest written after the deletions
+    assert timed.wait(60) == 0
+    window = last - since
+    feeds = {(v / "feed.xml").read_bytes() for v in shows}
+    kills = attempts = 0
+    while kills < KILLS:
+        attempts += 1
+        assert attempts <= KILLS * 4, f"only {kills} of {attempts} publishes were still running when killed"
+        process = _publish_process(remote, shows[attempts % 2], versions.scripts)
+        time.sleep(max(0.0, _connected(process) + rng.uniform(0, window) - time.monotonic()))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait(30)
+        feed = assert_consistent(remote.listing())
+        assert feed in feeds  # the previous feed or the new one, whole
+    print(f"{remote.url}: {kills} kills in {attempts} publishes (window {window * 1000:.0f} ms)")
+    final = _publish_process(remote, versions.v2, versions.scripts)
+    assert final.wait(60) == 0, final.stderr.read()
+    held = remote.listing()
+    assert same_as(held, versions.v2)
+    assert not any(n.rsplit("/", 1)[-1].startswith(TMP_PREFIX) for n in held)
+    assert_consistent(held)
