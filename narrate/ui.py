@@ -57,7 +57,6 @@ class TransferProgress:
     def start(self, files: int, total_bytes: int) -> None:
         self._total = files
         if not console.is_terminal:
-            console.print(f"sending {files} files ({total_bytes / 1e6:.1f} MB)", markup=False, highlight=False)
             return
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                                   TransferSpeedColumn(), TextColumn("{task.fields[files]}"), TimeRemainingColumn(),

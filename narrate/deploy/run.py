@@ -108,6 +108,14 @@ class PublishReport:
         }
 
 
+def _reason(exc: BaseException) -> str:
+    """An error of the target in a few words: `notes.txt: Is a directory`, never a traceback."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename2 if exc.filename2 is not None else exc.filename
+        return f"{Path(str(where)).name}: {exc.strerror}" if where is not None else exc.strerror
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+
+
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
@@ -152,8 +160,8 @@ def publish_show(options: PublishOptions, progress: UploadProgress | None = None
         try:
             return _deploy(local, target, settings, options, progress, started)
         except (OSError, RuntimeError) as exc:  # the target failed mid-way: what is online is still consistent
-            raise NarrateError(f"cannot publish to {target}: {type(exc).__name__}: {exc}; the show online is "
-                               "still the previous one (or this one); run narrate publish again") from None
+            raise NarrateError(f"cannot publish to {target}: {_reason(exc)}; the show online is still whole (the "
+                               "previous version, or this one); run narrate publish again") from None
         finally:
             target.close()
 

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import posixpath
 import secrets
+import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 from narrate.deploy.address import TargetAddress
 from narrate.deploy.headers import FileHeaders
 from narrate.errors import NarrateError, UserError
-from narrate.fsutil import TMP_PREFIX, fsync_file, fsync_folder
+from narrate.fsutil import TMP_PREFIX, replace, temp_path
 from narrate.model import PublishSettings
 
 log = logging.getLogger(__name__)
@@ -112,17 +113,30 @@ class Target:
 
 
 class FolderTarget(Target):
-    """A local or mounted folder (a web server's root): each file synced to disk before it is renamed in place."""
+    """A local or mounted folder (a web server's root).
 
-    def _send(self, source: Path | bytes, path: str, headers: FileHeaders,
-              callback: Callable[[int], None] | None) -> None:
-        super()._send(source, path, headers, callback)
-        fsync_file(Path(path))
+    Listing, reading and removing go through fsspec's LocalFileSystem; a file is put in place with narrate's
+    own crash-safe write (narrate/fsutil.py: a temporary file synced to disk, then os.replace, then the
+    folder synced), since LocalFileSystem.mv is shutil.move, which would move a file *into* a folder standing
+    at its name and syncs nothing. A new file takes the mode of the one it replaces.
+    """
 
     def put(self, source: Path | bytes, name: str, headers: FileHeaders,
             callback: Callable[[int], None] | None = None) -> None:
-        super().put(source, name, headers, callback)
-        fsync_folder(Path(self.path(name)).parent)
+        final = Path(self.path(name))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = temp_path(final.parent, "-" + final.name)
+        try:
+            if isinstance(source, bytes):
+                temp.write_bytes(source)
+            else:
+                shutil.copyfile(source, temp)
+            if callback is not None:
+                callback(temp.stat().st_size)
+            replace(temp, final)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
 
 
 class S3Target(Target):
