@@ -347,3 +347,12 @@ def test_a_target_failing_midway_is_one_line_and_leaves_the_feed(show: Path) -> 
     assert sorted(p.name for p in (show / "site" / "notes.txt").iterdir()) == ["keep"]
     assert not [p for p in (show / "site").iterdir() if p.name.startswith(".narrate-tmp-")]
     assert yaml.exists()
+
+
+def test_the_readme_shows_the_shipped_nginx_lines() -> None:
+    from importlib.resources import files
+
+    conf = files("narrate.deploy").joinpath("nginx.conf").read_text(encoding="utf-8")
+    lines = [line for line in conf.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    block = README.split("```nginx\n", 1)[1].split("```", 1)[0]
+    assert block.splitlines() == lines
