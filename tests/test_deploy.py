@@ -172,6 +172,26 @@ def test_plan_sends_new_and_changed_files_media_first_feed_last() -> None:
     assert [r.name for r in deleting.deletions] == [MP3] and deleting.manifest.stale == ()
 
 
+def test_replacing_the_feed_first_withdraws_the_manifest_s_word_for_it() -> None:
+    """Killed after the new feed but before the final manifest, the old manifest must not vouch for the feed.
+
+    Two versions of a feed often have the same size; a manifest still giving the old one's hash would make
+    the next publish of the old version take the new feed for its own, keep it, and delete the files it names.
+    """
+    local = _local((NEW_MP3, "9876543210aa", 100), ("feed.xml", "f2", 10), ("page.html", "p1", 5))
+    manifest = Manifest({MP3: RemoteEntry("0123456789aa", 90), "feed.xml": RemoteEntry("f1", 10),
+                         "page.html": RemoteEntry("p1", 5)}, ("old.0123456789.vtt",))
+    remote = {MP3: 90, "feed.xml": 10, "page.html": 5}
+    plan = plan_deploy(local, manifest, remote, lambda n: None, False, manifest.to_bytes())
+    assert plan.pending is not None
+    assert set(plan.pending.files) == {MP3, NEW_MP3, "page.html"} and plan.pending.stale == manifest.stale
+    # What the next publish makes of it, had this one been killed with the new feed in place: it sends the feed.
+    again = plan_deploy(local, plan.pending, {**remote, NEW_MP3: 100}, lambda n: None, False, None)
+    assert [(u.name, u.reason) for u in again.uploads] == [("feed.xml", "not in the target's manifest")]
+    first = plan_deploy(local, Manifest(), {}, lambda n: None, False, None)
+    assert first.pending is None  # nothing listed is replaced: nothing to withdraw
+
+
 def test_plan_checks_the_manifest_against_the_listing() -> None:
     local = _local((MP3, "0123456789aa", 100), ("feed.xml", "f1", 10), ("notes.html", "n1", 7))
     manifest = Manifest({MP3: RemoteEntry("0123456789aa", 100), "feed.xml": RemoteEntry("f1", 10)})

@@ -34,14 +34,12 @@ from narrate.feed import PODCAST_NS
 from narrate.fsutil import TMP_PREFIX
 from narrate.publish import CONTENT_NAME_RE
 from tests.conftest import EPISODE_ONE, EPISODE_TWO, SHOW_YAML, write_show
+from tests.servers import NginxServer, S3Server, SSHServer, nginx, s3, sshd  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = "https://example.org/show/"
 EDIT = ("Narration for the second episode.", "Narration for the second episode, edited in one paragraph.")
 KILLS = 10
-# Runs the CLI with the fake engine registered (its render workers import it by name).
-LAUNCH = ("import sys; sys.argv[0] = 'narrate'; from narrate.engines import register_engine; "
-          "register_engine('fake', 'tests.fake_engine:FakeEngine'); from narrate.cli import main; main()")
 
 
 # --------------------------------------------------------------------------- the show, built once
@@ -92,7 +90,10 @@ class Remote:
     url: str
     listing: Callable[[], dict[str, bytes]]
     env: dict[str, str] = field(default_factory=dict)
-    headers: Callable[[str], dict[str, str]] | None = None
+    unset: tuple[str, ...] = ()
+    #: S3: an object's Content-Type and Cache-Control, read back with boto3.
+    headers: Callable[[str], tuple[str, str]] | None = None
+    server: object = None
 
 
 def _folder_listing(folder: Path) -> Callable[[], dict[str, bytes]]:
@@ -103,13 +104,49 @@ def _folder_listing(folder: Path) -> Callable[[], dict[str, bytes]]:
     return listing
 
 
+def nginx_lines() -> str:
+    """The nginx lines the README gives for a published folder (narrate/deploy/nginx.conf)."""
+    return (ROOT / "narrate" / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+
+
 @pytest.fixture
-def folder_remote(tmp_path: Path) -> Remote:
-    site = tmp_path / "site"
-    return Remote(str(site), _folder_listing(site))
+def folder_remote(nginx: NginxServer) -> Remote:
+    """A folder served by a real nginx (as www-data) with the README's configuration lines."""
+    nginx.reconfigure(nginx_lines())
+    return Remote(str(nginx.root), _folder_listing(nginx.root), server=nginx)
 
 
-TARGETS = ["folder_remote"]
+@pytest.fixture
+def sftp_remote(sshd: SSHServer) -> Remote:
+    """A folder on a real OpenSSH server, reached with the test's key and a known_hosts naming the server."""
+    return Remote(sshd.url(), _folder_listing(sshd.root), {"HOME": str(sshd.home)},
+                  ("SSH_AUTH_SOCK", "SSH_AGENT_PID"), server=sshd)
+
+
+@pytest.fixture
+def s3_remote(s3: S3Server) -> Remote:
+    """A prefix in a bucket of moto's S3 server, credentials and endpoint in the AWS_* variables only."""
+    client = s3.client()
+    prefix = "shows/never/"
+
+    def listing() -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=s3.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                found[obj["Key"][len(prefix):]] = client.get_object(Bucket=s3.bucket, Key=obj["Key"])["Body"].read()
+        return found
+
+    def headers(name: str) -> tuple[str, str]:
+        head = client.head_object(Bucket=s3.bucket, Key=prefix + name)
+        return head["ContentType"], head.get("CacheControl", "")
+
+    env = {**s3.environ, "AWS_CONFIG_FILE": str(s3.dir / "no-config"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(s3.dir / "no-credentials")}
+    return Remote(s3.url(prefix), listing, env, ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"),
+                  headers, server=s3)
+
+
+TARGETS = ["folder_remote", "sftp_remote", "s3_remote"]
 
 
 @pytest.fixture(params=TARGETS)
@@ -123,6 +160,8 @@ def remote(request: pytest.FixtureRequest) -> Remote:
 def publish(remote: Remote, output: Path, scripts: Path, *args: str, monkeypatch: pytest.MonkeyPatch) -> dict:
     for key, value in remote.env.items():
         monkeypatch.setenv(key, value)
+    for key in remote.unset:
+        monkeypatch.delenv(key, raising=False)
     result = CliRunner().invoke(main, ["publish", str(output), "--to", remote.url, "--scripts", str(scripts),
                                        "--json", *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -166,6 +205,39 @@ def same_as(files: dict[str, bytes], output: Path) -> bool:
 
 # --------------------------------------------------------------------------- scenarios
 
+EXPECTED_TYPES = {".mp3": "audio/mpeg", ".chapters.json": "application/json+chapters", ".vtt": "text/vtt",
+                  ".srt": "application/x-subrip", ".png": "image/png", ".xml": "application/rss+xml"}
+SHORT, LONG = "public, max-age=300", "public, max-age=31536000, immutable"
+
+
+def _expected(name: str) -> tuple[str, str]:
+    suffix = ".chapters.json" if name.endswith(".chapters.json") else Path(name).suffix
+    return EXPECTED_TYPES[suffix], SHORT if name == "feed.xml" else LONG
+
+
+def assert_s3_headers(remote: Remote, files: dict[str, int]) -> None:
+    """Every object's Content-Type and Cache-Control, read back from the S3 server with boto3."""
+    assert remote.headers is not None
+    for name in files:
+        content_type, cache = remote.headers(name)
+        want_type, want_cache = _expected(name)
+        assert content_type.split(";")[0] == want_type and cache == want_cache, (name, content_type, cache)
+
+
+def assert_served(server: NginxServer, held: dict[str, bytes]) -> None:
+    """nginx, with the README's lines, serves each file with its type and caching; the manifest is hidden."""
+    for name, data in public(held).items():
+        status, headers, body = server.get(server.url(name))
+        want_type, want_cache = _expected(name)
+        assert status == 200 and body == data, name
+        assert headers["Content-Type"].split(";")[0] == want_type and headers["Cache-Control"] == want_cache, \
+            (name, headers)
+    mp3 = next(n for n in held if n.endswith(".mp3"))
+    status, headers, body = server.get(server.url(mp3), headers={"Range": "bytes=0-99"})
+    assert status == 206 and body == held[mp3][:100]
+    assert server.get(server.url(MANIFEST_NAME))[0] == 404
+
+
 
 def test_first_noop_edit_delete(remote: Remote, versions: Versions, monkeypatch: pytest.MonkeyPatch) -> None:
     v1, v2, v3 = _files(versions.v1), _files(versions.v2), _files(versions.v3)
@@ -177,6 +249,10 @@ def test_first_noop_edit_delete(remote: Remote, versions: Versions, monkeypatch:
     held = remote.listing()
     assert same_as(held, versions.v1) and MANIFEST_NAME in held
     assert_consistent(held)
+    if remote.headers is not None:
+        assert_s3_headers(remote, v1)
+    if isinstance(remote.server, NginxServer):
+        assert_served(remote.server, held)
 
     again = publish(remote, versions.v1, versions.scripts, monkeypatch=monkeypatch)
     assert again["sent"] == [] and again["sent_bytes"] == 0 and not again["manifest_written"]
@@ -213,8 +289,8 @@ def test_first_noop_edit_delete(remote: Remote, versions: Versions, monkeypatch:
 
 
 def _publish_process(remote: Remote, output: Path, scripts: Path) -> subprocess.Popen:
-    env = {**os.environ, **remote.env}
-    return subprocess.Popen([sys.executable, "-c", LAUNCH, "-v", "publish", str(output), "--to", remote.url,
+    env = {k: v for k, v in {**os.environ, **remote.env}.items() if k not in remote.unset}
+    return subprocess.Popen([sys.executable, "-m", "narrate", "-v", "publish", str(output), "--to", remote.url,
                              "--scripts", str(scripts), "--delete"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -231,38 +307,80 @@ def _connected(process: subprocess.Popen) -> float:
 def test_killed_publishes_leave_a_consistent_feed(remote: Remote, versions: Versions) -> None:
     """SIGKILL at random instants of publishes that alternate between two versions (with --delete).
 
-    The delays are drawn from the time a whole publish takes once connected (measured here first), so the
-    kills land while it sends, renames, writes the manifest or deletes; kills that come after the
-    publish ended do not count.
+    Half the kills come after a random delay drawn from the time a whole publish takes once connected
+    (measured on the first one), so they land while it sends, renames, writes the manifest or deletes; the
+    other half right after a random step's log line (a file sent, the manifest written, a file deleted), so
+    every boundary between steps is hit too. Kills that come after the publish ended do not count.
     """
     rng = random.Random(int(os.environ.get("NARRATE_KILL_SEED", "13")))
     shows = [versions.v1, versions.v2]
     first = _publish_process(remote, versions.v1, versions.scripts)
-    assert first.wait(60) == 0, first.stderr.read()
-    timed = _publish_process(remote, versions.v2, versions.scripts)
-    since = last = _connected(timed)
-    for line in timed.stderr:
+    since = last = _connected(first)
+    assert first.stderr is not None
+    for line in first.stderr:
         if line.startswith("DEBUG: "):
-            last = time.monotonic()  # the last step: the manifest written after the deletions
-    assert timed.wait(60) == 0
+            last = time.monotonic()  # the last step: the manifest
+    assert first.wait(60) == 0
     window = last - since
     feeds = {(v / "feed.xml").read_bytes() for v in shows}
     kills = attempts = 0
+    where: list[str] = []
     while kills < KILLS:
         attempts += 1
         assert attempts <= KILLS * 4, f"only {kills} of {attempts} publishes were still running when killed"
         process = _publish_process(remote, shows[attempts % 2], versions.scripts)
-        time.sleep(max(0.0, _connected(process) + rng.uniform(0, window) - time.monotonic()))
+        connected = _connected(process)
+        if attempts % 2:
+            time.sleep(max(0.0, connected + rng.uniform(0, window) - time.monotonic()))
+            how = "delay"
+        else:
+            steps, seen = rng.randint(1, 8), 0
+            assert process.stderr is not None
+            while seen < steps and (line := process.stderr.readline()):
+                seen += line.startswith("DEBUG: ")
+            how = f"step {seen}"
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
+            where.append(how)
         process.wait(30)
         feed = assert_consistent(remote.listing())
         assert feed in feeds  # the previous feed or the new one, whole
-    print(f"{remote.url}: {kills} kills in {attempts} publishes (window {window * 1000:.0f} ms)")
+    print(f"{remote.url}: {kills} kills in {attempts} publishes (window {window * 1000:.0f} ms): {', '.join(where)}")
     final = _publish_process(remote, versions.v2, versions.scripts)
     assert final.wait(60) == 0, final.stderr.read()
     held = remote.listing()
     assert same_as(held, versions.v2)
     assert not any(n.rsplit("/", 1)[-1].startswith(TMP_PREFIX) for n in held)
     assert_consistent(held)
+
+
+def test_an_unknown_sftp_host_is_refused(sshd: SSHServer, versions: Versions,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A known_hosts that does not know the server: one line, exit 2, nothing sent, known_hosts untouched."""
+    sshd.use(monkeypatch, known=False)
+    before = sshd.stranger_known_hosts.read_bytes()
+    result = CliRunner().invoke(main, ["publish", str(versions.v1), "--to", sshd.url(), "--scripts",
+                                       str(versions.scripts)])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "the host key of 127.0.0.1 is not trusted" in lines[0]
+    assert "never accepts an unknown or changed host key" in lines[0]
+    assert list(sshd.root.iterdir()) == []
+    assert sshd.stranger_known_hosts.read_bytes() == before
+    sshd.use(monkeypatch, known=True)  # the same command with the server known goes through
+    result = CliRunner().invoke(main, ["publish", str(versions.v1), "--to", sshd.url(), "--scripts",
+                                       str(versions.scripts), "-q"])
+    assert result.exit_code == 0, result.output
+    assert (sshd.root / "feed.xml").read_bytes() == (versions.v1 / "feed.xml").read_bytes()
+
+
+def test_s3_without_credentials_says_so(s3: S3Server, versions: Versions, monkeypatch: pytest.MonkeyPatch) -> None:
+    s3.use(monkeypatch)
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # botocore would ask 169.254.169.254: loopback only
+    result = CliRunner().invoke(main, ["publish", str(versions.v1), "--to", s3.url("x"), "--scripts",
+                                       str(versions.scripts)])
+    assert result.exit_code == 2 and "no AWS credentials" in result.output, result.output
+    assert "testing-secret" not in result.output

@@ -49,6 +49,10 @@ class DeployPlan:
     unchanged: int
     manifest: Manifest
     manifest_changed: bool
+    #: Written after the media and before the pages and feed when those replace files the manifest lists:
+    #: their entries dropped, so a publish killed after the new feed but before the final manifest cannot
+    #: leave a manifest vouching for the old feed (a feed of the same size would then pass for unchanged).
+    pending: Manifest | None = None
 
     @property
     def nothing_to_do(self) -> bool:
@@ -119,5 +123,11 @@ def plan_deploy(local: Mapping[str, LocalFile], manifest: Manifest, remote: Mapp
     deletions = tuple(stale) if delete else ()
     kept = () if delete else tuple(stale)
     new_manifest = Manifest(files, tuple(r.name for r in kept))
+    replaced = {u.name for u in uploads if u.kind != "media" and u.name in manifest.files}
+    pending = None
+    if replaced:
+        vouched = {n: e for n, e in manifest.files.items() if n not in replaced}
+        vouched.update({u.name: files[u.name] for u in uploads if u.kind == "media"})
+        pending = Manifest(vouched, manifest.stale)
     return DeployPlan(tuple(uploads), deletions, kept, tuple(temps), unchanged, new_manifest,
-                      new_manifest.to_bytes() != manifest_bytes)
+                      new_manifest.to_bytes() != manifest_bytes, pending)

@@ -183,10 +183,15 @@ def _deploy(local: LocalShow, target: Target, settings: PublishSettings, options
         return report
     sent: list[str] = []
     sent_bytes = 0
+    pending_written = False
     if progress is not None and plan.uploads:
         progress.start(len(plan.uploads), plan.upload_bytes)
     try:
         for upload in plan.uploads:  # media, then pages, then feed.xml and index.html: sorted by phase
+            if plan.pending is not None and upload.kind != "media" and not pending_written:
+                target.put(plan.pending.to_bytes(), MANIFEST_NAME, MANIFEST_HEADERS)
+                pending_written = True
+                log.debug("wrote the manifest (without the pages and feed about to be replaced)")
             if progress is not None:
                 progress.sending(upload.name)
             target.put(local.root / upload.name, upload.name, headers_for(upload.name, settings),
