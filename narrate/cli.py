@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from narrate import __version__
-from narrate.errors import NarrateError, os_error_message
+from narrate.errors import NarrateError, UserError, os_error_message
 from narrate.limits import LOUDNESS, MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE, TRUE_PEAK
 
 log = logging.getLogger("narrate")
@@ -131,8 +131,10 @@ def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[i
 
 
 @main.command()
-@click.argument("folder", type=click.Path(path_type=Path), required=False)
-@click.option("--published", is_flag=True, help="Check built output (default folder: audio) instead of scripts.")
+@click.argument("folder", metavar="[FOLDER | URL]", required=False)
+@click.option("--published", is_flag=True,
+              help="Check built output (default folder: audio), or the show published at an http(s):// URL, "
+                   "instead of scripts.")
 @click.option("--loudness", type=Number(*LOUDNESS, "a loudness in LUFS"), default=None,
               help=f"With --published: the integrated loudness target (LUFS, {LOUDNESS[0]:g} to {LOUDNESS[1]:g}) "
                    "instead of the one the build record holds (-16 when it holds none).")
@@ -140,16 +142,23 @@ def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[i
               help=f"With --published: the true-peak ceiling (dBTP, {TRUE_PEAK[0]:g} to {TRUE_PEAK[1]:g}) "
                    "instead of the one the build record holds (-1 when it holds none).")
 @click.pass_context
-def check(ctx: click.Context, folder: Path | None, published: bool, loudness: float | None,
+def check(ctx: click.Context, folder: str | None, published: bool, loudness: float | None,
           true_peak: float | None) -> None:
-    """Validate the scripts in FOLDER (default: scripts) without rendering, or built output with --published."""
+    """Validate the scripts in FOLDER (default: scripts) without rendering, or with --published the built
+    output in FOLDER (default: audio) or the show published at URL (its feed's or its folder's)."""
     from narrate.ui import print_check_table
+    from narrate.verify.remote import is_url
 
+    if folder is not None and is_url(folder) and not published:
+        raise UserError(f"{folder}: a URL is checked with --published (narrate check --published {folder})")
     if published:
-        from narrate.verify import check_published
+        from narrate.verify import check_published, check_published_url
         from narrate.ui import print_published_report
 
-        report = check_published(folder or Path("audio"), loudness=loudness, true_peak=true_peak)
+        if folder is not None and is_url(folder):
+            report = check_published_url(folder, loudness=loudness, true_peak=true_peak)
+        else:
+            report = check_published(Path(folder or "audio"), loudness=loudness, true_peak=true_peak)
         if not ctx.obj["quiet"]:
             print_published_report(report)
         for problem in report.problems:
@@ -157,7 +166,7 @@ def check(ctx: click.Context, folder: Path | None, published: bool, loudness: fl
         sys.exit(1 if report.problems else 0)
     from narrate.check import check_scripts
 
-    summary = check_scripts(folder or Path("scripts"))
+    summary = check_scripts(Path(folder or "scripts"))
     if not ctx.obj["quiet"]:
         print_check_table(summary)
 

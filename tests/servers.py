@@ -122,11 +122,12 @@ def nginx_binary() -> str:
     return binary
 
 
-def nginx_config(root: Path, conf_dir: Path, port: int, extra: str = "") -> str:
+def nginx_config(root: Path, conf_dir: Path, port: int, extra: str = "", tls: bool = False) -> str:
     """An nginx.conf serving `root` on 127.0.0.1:`port` with a podcast host's types and caching headers.
 
     `extra` goes into the server block before narrate's own locations: a regex location there wins over them
-    (a test serving files with the wrong type, or refusing ranges, says so there).
+    (a test serving files with the wrong type, or refusing ranges, says so there). With `tls`, it serves
+    HTTPS with `cert.pem` and `key.pem` from `conf_dir`.
     """
     types = "\n".join(f"    {mime} {suffix[1:]};" for suffix, mime in NGINX_TYPES.items())
     return f"""\
@@ -149,7 +150,8 @@ http {{
   }}
   default_type application/octet-stream;
   server {{
-    listen {LOOPBACK}:{port};
+    listen {LOOPBACK}:{port}{" ssl" if tls else ""};
+{f"    ssl_certificate {conf_dir}/cert.pem;{chr(10)}    ssl_certificate_key {conf_dir}/key.pem;" if tls else ""}
     root {root};
     index index.html;
 {extra}
@@ -187,11 +189,18 @@ class NginxServer:
     port: int = field(default_factory=free_port)
     conf_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="narrate-nginx-conf-", dir="/tmp")))
     process: subprocess.Popen | None = None
+    #: Serve HTTPS with a self-signed certificate for 127.0.0.1 (`cert`: trust it with SSL_CERT_FILE).
+    tls: bool = False
 
     @property
     def base(self) -> str:
-        """`http://127.0.0.1:PORT/`."""
-        return f"http://{LOOPBACK}:{self.port}/"
+        """`http://127.0.0.1:PORT/` (`https://` with tls)."""
+        return f"{'https' if self.tls else 'http'}://{LOOPBACK}:{self.port}/"
+
+    @property
+    def cert(self) -> Path:
+        """The self-signed certificate nginx serves with tls (PEM)."""
+        return self.conf_dir / "cert.pem"
 
     @property
     def logs(self) -> Path:
@@ -206,7 +215,13 @@ class NginxServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
         conf = self.conf_dir / "nginx.conf"
-        conf.write_text(nginx_config(self.root, self.conf_dir, self.port, self.extra))
+        if self.tls and not self.cert.exists():
+            openssl = require_tool("openssl")
+            subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", f"/CN={LOOPBACK}", "-addext", f"subjectAltName=IP:{LOOPBACK}",
+                            "-keyout", str(self.conf_dir / "key.pem"), "-out", str(self.cert)],
+                           check=True, stdin=subprocess.DEVNULL, capture_output=True)
+        conf.write_text(nginx_config(self.root, self.conf_dir, self.port, self.extra, self.tls))
         log = self.conf_dir / "error.log"
         self.process = subprocess.Popen([binary, "-p", str(self.conf_dir), "-c", str(conf), "-e", str(log)],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -28,6 +28,7 @@ from narrate.verify.episode_rules import check_episode, check_loudness
 from narrate.verify.feed_rules import check_feed
 from narrate.verify.parsers import available_parsers, missing_parsers
 from narrate.verify.rules import (
+    HTTP_RULES,
     RULES,
     EpisodeFiles,
     Findings,
@@ -35,7 +36,7 @@ from narrate.verify.rules import (
     not_regular,
 )
 
-__all__ = ["RULES", "PublishedReport", "check_published"]
+__all__ = ["HTTP_RULES", "RULES", "PublishedReport", "check_published", "check_published_url", "is_url"]
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +82,32 @@ def check_published(output: Path, loudness: float | None = None, true_peak: floa
     """Check a built show folder as apps will read it; every problem is collected, none stops the check.
 
     `loudness` (LUFS) and `true_peak` (dBTP) override the targets the build record holds.
+    A URL (`http(s)://...`) is read over HTTP instead: see `check_published_url`.
     """
+    if isinstance(output, str) and is_url(output):
+        return check_published_url(output, loudness=loudness, true_peak=true_peak)
     output = Path(output)
-    found = Findings()
-    measurements: dict[str, dict[str, Any]] = {}
     if not output.is_dir():
-        return PublishedReport((), (f"{output}: no such folder (run narrate build first)",), measurements,
+        return PublishedReport((), (f"{output}: no such folder (run narrate build first)",), {},
                                ("output.present",))
+    return check_folder(output, Findings(), loudness, true_peak)
+
+
+def check_folder(output: Path, found: Findings, loudness: float | None = None, true_peak: float | None = None,
+                 place: str | None = None) -> PublishedReport:
+    """The folder rules on `output`, after what `found` already holds (the HTTP reading's findings).
+
+    Paths in `found.special` were reported already and are not looked at again; `place` names the
+    output in messages when it is not the folder itself.
+    """
+    measurements: dict[str, dict[str, Any]] = {}
     targets = load_targets(output)
     loudness = targets.loudness if loudness is None else loudness
     true_peak = targets.true_peak if true_peak is None else true_peak
     parsers = available_parsers()
     missing_parsers(parsers, found)
 
-    feed = check_feed(output, found, parsers)
+    feed = check_feed(output, found, parsers, place)
     listed, cover = feed if feed is not None else ([], None)
     if feed is None:
         # Without a readable feed, still check what can be found by name, so one run shows everything.
@@ -148,3 +161,6 @@ def _summary(episode: EpisodeFiles, measured: dict[str, Any]) -> str:
     if "cues" in measured:
         parts.append(f"{measured['cues']} cues")
     return f"{episode.label}: " + ", ".join(parts)
+
+
+from narrate.verify.remote import check_published_url, is_url  # noqa: E402 - it builds on check_folder above

@@ -42,7 +42,7 @@ def _text(element: ET.Element | None) -> str:
     return (element.text or "").strip() if element is not None else ""
 
 
-def _base_url(self_href: str) -> str:
+def base_url(self_href: str) -> str:
     """The folder URL the feed lives in: its own URL up to and including the last slash."""
     return self_href[: self_href.rfind("/") + 1] if "/" in self_href else ""
 
@@ -56,7 +56,7 @@ def _is_absolute(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def _local(output: Path, base: str, url: str) -> Path | None:
+def local_path(output: Path, base: str, url: str) -> Path | None:
     """The file in `output` a published URL points to, or None when the URL is outside the feed's folder."""
     if not base or not url.startswith(base):
         return None
@@ -142,7 +142,7 @@ def _check_channel(channel: ET.Element, data: bytes, rss: ET.Element, found: Fin
                       f"(expected {podcast_guid(self_href)})")
     elif not PODCAST_GUID_RE.match(guid):
         found.problem("channel.podcast-guid", where, f"podcast:guid {guid} is not a version 5 UUID")
-    return self_href, _base_url(self_href)
+    return self_href, base_url(self_href)
 
 
 def _pubdate_problem(text: str) -> str | None:
@@ -160,7 +160,7 @@ def _pubdate_problem(text: str) -> str | None:
 
 
 def _check_item(item: ET.Element, index: int, output: Path, base: str, found: Findings,
-                seen_urls: set[str]) -> tuple[str, str, EpisodeFiles | None]:
+                seen_urls: set[str], place: str | None = None) -> tuple[str, str, EpisodeFiles | None]:
     """Item-level rules; returns (guid, title, the episode's files) — files None without a usable enclosure."""
     title = _text(item.find("title"))
     number = _text(item.find(_tag(ITUNES_NS, "episode")))
@@ -191,10 +191,12 @@ def _check_item(item: ET.Element, index: int, output: Path, base: str, found: Fi
             problem("item.url", f"{what} URL {url} is not ASCII")
         if not _is_absolute(url):
             problem("item.url", f"{what} URL {url} is not an absolute http(s) URL")
-        path = _local(output, base, url)
+        path = local_path(output, base, url)
         if path is None:
             problem("item.url", f"{what} URL {url} is not under the feed's base URL {base or '(unknown)'}")
             return None
+        if path in found.special:
+            return None  # already reported (a FIFO, or a file its server would not send)
         why = not_regular(path)
         if why:
             if path not in found.special:
@@ -202,7 +204,7 @@ def _check_item(item: ET.Element, index: int, output: Path, base: str, found: Fi
                 found.special.add(path)
             return None
         if not path.is_file():
-            problem("item.file-exists", f"{what} {path.name} does not exist in {output}")
+            problem("item.file-exists", f"{what} {path.name} does not exist in {place or output}")
             return None
         return path
 
@@ -292,16 +294,20 @@ def _check_item(item: ET.Element, index: int, output: Path, base: str, found: Fi
 
 
 
-def check_feed(output: Path, found: Findings,
-               parsers: dict[str, ModuleType]) -> tuple[list[EpisodeFiles], Path | None] | None:
-    """The feed's rules; returns its episodes and the cover's local path, or None when it cannot be read."""
+def check_feed(output: Path, found: Findings, parsers: dict[str, ModuleType],
+               place: str | None = None) -> tuple[list[EpisodeFiles], Path | None] | None:
+    """The feed's rules; returns its episodes and the cover's local path, or None when it cannot be read.
+
+    `place` names the output in messages when it is not the folder itself (the show's URL, when the
+    folder holds what was read from there).
+    """
     path = output / FEED_NAME
     why = not_regular(path)
     if why:
         found.problem("file.not-regular", FEED_NAME, why)
         return None
     if not path.is_file():
-        found.problem("feed.present", FEED_NAME, f"missing in {output} (run narrate build first)")
+        found.problem("feed.present", FEED_NAME, f"missing in {place or output} (run narrate build first)")
         return None
     data = path.read_bytes()
     try:
@@ -330,7 +336,7 @@ def check_feed(output: Path, found: Findings,
     seen_urls: set[str] = set()
     guids: set[str] = set()
     for index, item in enumerate(channel.findall("item")):
-        guid, title, episode = _check_item(item, index, output, base, found, seen_urls)
+        guid, title, episode = _check_item(item, index, output, base, found, seen_urls, place)
         if guid:
             if guid in guids:
                 found.problem("item.guid-unique", FEED_NAME, f"guid {guid} is used by more than one item")
@@ -344,16 +350,19 @@ def check_feed(output: Path, found: Findings,
     image = channel.find(_tag(ITUNES_NS, "image"))
     if image is not None and image.get("href"):
         href = image.get("href", "")
-        cover = _local(output, base, href)
+        cover = local_path(output, base, href)
         if cover is None:
             found.problem("channel.cover", FEED_NAME,
                           f"itunes:image {href} is not under the feed's base URL {base or '(unknown)'}")
+        elif cover in found.special:
+            cover = None
         elif not_regular(cover):
             found.problem("file.not-regular", cover.name, not_regular(cover) or "")
             found.special.add(cover)
             cover = None
         elif not cover.is_file():
-            found.problem("channel.cover", FEED_NAME, f"itunes:image {cover.name} does not exist in {output}")
+            found.problem("channel.cover", FEED_NAME,
+                          f"itunes:image {cover.name} does not exist in {place or output}")
             cover = None
     count = f"{len(identities)} episode{'' if len(identities) == 1 else 's'}"
     readers = ["an XML parser", *(name for name in ("podcastparser", "feedparser") if name in parsers)]

@@ -63,6 +63,20 @@ RULES: dict[str, str] = {
     "cues.match": "the SRT has the VTT's cues with the same timings",
 }
 
+#: The rules of reading a published show back over HTTP(S) (`check --published URL`), besides all of RULES,
+#: which apply to what the server sent. Each has a test that serves a tampered show with a real nginx
+#: (tests/test_published_http.py).
+HTTP_RULES: dict[str, str] = {
+    "http.reachable": "the host answers: its name resolves, it accepts the connection, TLS verifies, in time",
+    "http.status": "HEAD and GET of the feed and of every file it names answer 200 OK",
+    "http.length": "Content-Length is the size of the body sent, the same for HEAD, and the enclosure's length",
+    "http.content-type": "each file is sent with the Content-Type the feed gives it (or its kind's, for "
+                         "the feed and images)",
+    "http.range": "every enclosure answers Range requests (the first and last bytes) with 206 and Content-Range",
+    "http.self-url": 'the feed\'s atom:link rel="self" is the URL it is read from (base_url names the host)',
+    "http.feed-cache": "the feed may be cached for at most an hour (Cache-Control), so new episodes show",
+}
+
 #: Chapter boundaries may differ by this much (seconds) between readers, and leave gaps or overlaps this large.
 CHAPTER_TOLERANCE = 0.05
 
@@ -97,7 +111,7 @@ class Findings:
 
     def problem(self, rule: str, where: str, message: str) -> None:
         """Record that `where` breaks `rule` (a key of RULES)."""
-        if rule not in RULES:
+        if rule not in RULES and rule not in HTTP_RULES:
             raise KeyError(f"unknown rule {rule!r}")
         self.problems.append(f"{where}: {message}")
         self.rules.append(rule)
