@@ -51,6 +51,7 @@ class Versions:
     v1: Path
     v2: Path
     v3: Path
+    cache: Path
 
 
 def _files(folder: Path) -> dict[str, int]:
@@ -77,7 +78,7 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
     second.unlink()
     v3 = snapshot("v3", prune=True)
     assert set(_files(v1)) != set(_files(v2)) and not any(n.startswith("002-") for n in _files(v3))
-    return Versions(scripts, v1, v2, v3)
+    return Versions(scripts, v1, v2, v3, cache)
 
 
 # --------------------------------------------------------------------------- targets
@@ -353,6 +354,27 @@ def test_killed_publishes_leave_a_consistent_feed(remote: Remote, versions: Vers
     assert same_as(held, versions.v2)
     assert not any(n.rsplit("/", 1)[-1].startswith(TMP_PREFIX) for n in held)
     assert_consistent(held)
+
+
+def test_a_folder_behind_nginx_passes_check_published(nginx: NginxServer, versions: Versions,
+                                                      tmp_path: Path) -> None:
+    """The show built for nginx's address, published to the folder nginx serves, read back by check --published."""
+    nginx.reconfigure(nginx_lines())
+    scripts = tmp_path / "scripts"
+    shutil.copytree(versions.scripts, scripts)
+    shutil.copytree(versions.v1, tmp_path / "out")
+    (scripts / "002-second.md").write_text(EPISODE_TWO)
+    yaml = scripts / "show.yaml"
+    yaml.write_text(yaml.read_text().replace(BASE_URL, nginx.base))
+    report = build(scripts, BuildOptions(output=tmp_path / "out", cache_dir=versions.cache, workers=1))
+    assert not report.failures and report.rendered == 0  # a new base URL rewrites only the feed
+    result = CliRunner().invoke(main, ["publish", str(tmp_path / "out"), "--to", str(nginx.root), "--scripts",
+                                       str(scripts), "-q"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["check", "--published", nginx.base])
+    assert result.exit_code == 0, result.output
+    served = nginx.get(nginx.url("feed.xml"))
+    assert served[0] == 200 and served[2] == (tmp_path / "out" / "feed.xml").read_bytes()
 
 
 def test_an_unknown_sftp_host_is_refused(sshd: SSHServer, versions: Versions,
