@@ -406,3 +406,24 @@ def test_s3_without_credentials_says_so(s3: S3Server, versions: Versions, monkey
                                        str(versions.scripts)])
     assert result.exit_code == 2 and "no AWS credentials" in result.output, result.output
     assert "testing-secret" not in result.output
+
+
+def test_s3_target_and_endpoint_from_the_show_file(s3: S3Server, versions: Versions, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`publish.target` and `publish.endpoint_url` in show.yaml, no AWS_ENDPOINT_URL: the objects land there."""
+    s3.use(monkeypatch)
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    scripts = tmp_path / "scripts"
+    shutil.copytree(versions.scripts, scripts)
+    with open(scripts / "show.yaml", "a") as f:
+        f.write(f"publish:\n  target: s3://{s3.bucket}/from-yaml\n  endpoint_url: {s3.endpoint}\n"
+                "  cache_control: {media: \"public, max-age=86400\"}\n")
+    result = CliRunner().invoke(main, ["publish", str(versions.v3), "--scripts", str(scripts), "--json"])
+    assert result.exit_code == 0, result.output
+    sent = json.loads(result.stdout)["sent"]
+    assert sorted(sent) == sorted(_files(versions.v3))
+    client = s3.client()
+    mp3 = next(n for n in sent if n.endswith(".mp3"))
+    head = client.head_object(Bucket=s3.bucket, Key=f"from-yaml/{mp3}")
+    assert head["ContentType"] == "audio/mpeg" and head["CacheControl"] == "public, max-age=86400"
+    assert "testing-secret" not in result.output and "testing-key-id" not in result.output
