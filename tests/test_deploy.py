@@ -273,6 +273,22 @@ def test_publish_to_a_folder_then_nothing_to_send(show: Path) -> None:
     assert code == 0 and "nothing to send: site is up to date" in out
 
 
+def test_a_site_s_pages_go_after_the_media_and_the_index_after_the_feed(show: Path) -> None:
+    (show / "audio" / "episodes").mkdir()
+    (show / "audio" / "episodes" / "001-first.html").write_text("<p>page</p>")
+    (show / "audio" / "index.html").write_text("<p>index</p>")
+    result = CliRunner().invoke(main, ["publish", "--to", "site", "--json"])
+    assert result.exit_code == 0, result.output
+    sent = json.loads(result.stdout)["sent"]
+    assert sent[-3:] == ["episodes/001-first.html", "feed.xml", "index.html"]
+    assert not any(name.endswith(".html") for name in sent[:-3])
+    assert (show / "site" / "episodes" / "001-first.html").read_text() == "<p>page</p>"
+    (show / "audio" / "episodes" / "001-first.html").write_text("<p>page, edited</p>")
+    again = json.loads(CliRunner().invoke(main, ["publish", "--to", "site", "--json"]).stdout)
+    assert [(u["name"], u["reason"]) for u in again["uploads"]] == [("episodes/001-first.html", "changed")]
+    assert content_type("site.css") == "text/css; charset=utf-8"
+
+
 def test_the_target_comes_from_the_show_file_relative_to_it(show: Path) -> None:
     with open(show / "scripts" / "show.yaml", "a") as f:
         f.write("publish:\n  target: ../site\n")

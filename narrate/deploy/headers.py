@@ -21,6 +21,9 @@ PHASES = ("media", "page", "feed")
 #: `publish.cache_control` keys: the feed (feed.xml), pages (HTML and other files that keep their name), media.
 CACHE_KINDS = {"feed": "feed", "page": "pages", "media": "media"}
 CHAPTERS_TYPE = "application/json+chapters"
+#: A site's other files, should it write them beside its pages.
+SITE_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+              ".txt": "text/plain; charset=utf-8", ".webp": "image/webp", ".svg": "image/svg+xml"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ def content_type(name: str) -> str:
     """The Content-Type of a published file: as `narrate serve` sends it, chapters as the feed names them."""
     if name.endswith(".chapters.json"):
         return CHAPTERS_TYPE
-    return content_type_for(name)
+    suffix = name[name.rfind("."):].lower() if "." in name.rsplit("/", 1)[-1] else ""
+    return SITE_TYPES.get(suffix) or content_type_for(name)
 
 
 def headers_for(name: str, settings: PublishSettings) -> FileHeaders:
