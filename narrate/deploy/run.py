@@ -108,6 +108,11 @@ class PublishReport:
         }
 
 
+def _from_target_library(exc: BaseException) -> bool:
+    """An error of asyncssh, botocore or aiohttp (a lost connection, a refused request), not a bug of narrate."""
+    return type(exc).__module__.split(".")[0] in ("asyncssh", "botocore", "aiobotocore", "aiohttp", "s3fs", "sshfs")
+
+
 def _reason(exc: BaseException) -> str:
     """An error of the target in a few words: `notes.txt: Is a directory`, never a traceback."""
     if isinstance(exc, OSError) and exc.strerror:
@@ -159,7 +164,11 @@ def publish_show(options: PublishOptions, progress: UploadProgress | None = None
         target = open_target(address, settings)
         try:
             return _deploy(local, target, settings, options, progress, started)
-        except (OSError, RuntimeError) as exc:  # the target failed mid-way: what is online is still consistent
+        except NarrateError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the target failed mid-way: what is online is still consistent
+            if not isinstance(exc, (OSError, RuntimeError)) and not _from_target_library(exc):
+                raise
             raise NarrateError(f"cannot publish to {target}: {_reason(exc)}; the show online is still whole (the "
                                "previous version, or this one); run narrate publish again") from None
         finally:
