@@ -287,6 +287,38 @@ def serve(output_dir: Path, host: str, port: int) -> None:
 
 
 @main.command()
+@click.argument("output_dir", type=click.Path(path_type=Path), default="audio", required=False)
+@click.option("--to", "target", default=None, metavar="TARGET",
+              help="Where to publish: a folder, sftp://[user@]host[:port]/path or s3://bucket/prefix "
+                   "(default: publish.target in the show file).")
+@click.option("--scripts", "scripts_dir", type=click.Path(path_type=Path), default=None,
+              help="Show folder whose show.yaml holds base_url and the publish settings (default: scripts).")
+@click.option("--dry-run", is_flag=True, help="List what would be sent and deleted, and why; send nothing.")
+@click.option("--delete", is_flag=True, help="Remove files the show no longer has from the target (after the feed).")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or report; errors only (for scripts).")
+@click.pass_context
+def publish(ctx: click.Context, output_dir: Path, target: str | None, scripts_dir: Path | None, dry_run: bool,
+            delete: bool, as_json: bool, quiet: bool) -> None:
+    """Deploy the built show in OUTPUT_DIR (default: audio) to a folder, an SFTP server or S3: new files first, the feed last."""
+    from narrate.deploy import PublishOptions, publish_show
+
+    if quiet:
+        ctx.obj["quiet"] = True
+        _setup_logging(0, True)
+    options = PublishOptions(output=output_dir, target=target, scripts_dir=scripts_dir or Path("scripts"),
+                             scripts_given=scripts_dir is not None, dry_run=dry_run, delete=delete)
+    shown = not (ctx.obj["quiet"] or as_json)
+    if shown:  # narrate.ui (rich, and the build's types) only when there is something to show
+        from narrate.ui import TransferProgress, print_lines
+    report = publish_show(options, progress=TransferProgress() if shown else None)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=1, ensure_ascii=False))
+    elif shown:
+        print_lines(report.lines())
+
+
+@main.command()
 @click.option("--cluster", type=ClusterAddress(), default=None,
               help="Also report the workers of the Dask cluster at tcp://HOST:PORT (default: render.cluster).")
 @click.option("--scripts", "scripts_dir", type=click.Path(path_type=Path), default="scripts", show_default=True,

@@ -16,7 +16,9 @@ from narrate.categories import APPLE_CATEGORIES
 from narrate.errors import Problems
 from narrate.lexicon import parse_lexicon
 from narrate.limits import LOUDNESS, MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE, TRUE_PEAK
-from narrate.model import ROLES, AudioSettings, FeedSettings, Location, RenderSettings, Show, VoiceSpec
+from narrate.deploy.address import TargetError, parse_target
+from narrate.model import (DEFAULT_CACHE_CONTROL, ROLES, AudioSettings, FeedSettings, Location, PublishSettings,
+                           RenderSettings, Show, VoiceSpec)
 from narrate.yamlfile import CONTROL, LineDict, YamlSyntaxError, control_problems, line_of, load_yaml
 
 SHOW_FILES = ("show.yaml", "show.yml")
@@ -26,10 +28,20 @@ _NARRATOR = VoiceSpec("pyttsx3", "gmw/en-us", 165)
 DEFAULT_VOICES = {"narrator": _NARRATOR, "document": VoiceSpec("pyttsx3", "gmw/en", 155), "note": _NARRATOR}
 SHOW_KEYS = (
     "title", "author", "description", "language", "category", "subcategory", "explicit", "base_url", "link",
-    "copyright", "owner", "type", "cover", "voices", "audio", "render", "lexicon", "locked",
+    "copyright", "owner", "type", "cover", "voices", "audio", "render", "lexicon", "locked", "publish",
     "speech",
     "feed",
 )
+PUBLISH_KEYS = ("target", "endpoint_url", "region", "acl", "cache_control")
+CACHE_CONTROL_KEYS = tuple(kind for kind, _ in DEFAULT_CACHE_CONTROL)
+#: S3's canned ACLs (`publish.acl`).
+S3_ACLS = ("private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read",
+           "bucket-owner-read", "bucket-owner-full-control")
+#: Keys people may try for credentials: refused with the reason, never read.
+SECRET_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "access_key", "secret_key",
+               "secret", "password", "key", "token", "profile")
+_REGION = re.compile(r"^[a-z0-9-]{1,40}$")
+_HEADER_VALUE = re.compile(r"^[\x20-\x7e]{1,500}$")
 AUDIO_KEYS = ("sample_rate", "channels", "bitrate", "pauses", "intro", "outro", "loudness", "true_peak")
 PAUSE_KEYS = ("sentence", "clause", "segment", "chapter", "document")
 VOICE_KEYS = ("engine", "voice", "rate", "pitch", "name")
@@ -350,6 +362,7 @@ def parse_show(scripts_dir: Path, problems: Problems) -> Show | None:
     audio = _parse_audio(raw.get("audio"), scripts_dir, shown, loc("audio"), problems)
     render = _parse_render(raw.get("render"), shown, loc("render"), problems)
     list_number = _parse_speech(raw.get("speech"), shown, loc("speech"), problems)
+    publish = _parse_publish(raw.get("publish"), scripts_dir, shown, loc("publish"), problems)
     lexicon, lex_problems = parse_lexicon(raw.get("lexicon"), str(loc("lexicon")))
     for problem in lex_problems:
         problems.add(None, problem)
@@ -361,6 +374,7 @@ def parse_show(scripts_dir: Path, problems: Problems) -> Show | None:
         owner_name=str(owner.get("name") or author), owner_email=str(owner.get("email") or ""),
         show_type=show_type, link=link, lexicon=lexicon, locked=locked, list_number=list_number,
         feed=_parse_feed(raw.get("feed"), shown, loc("feed"), problems),
+        publish=publish,
     )
 
 
@@ -524,6 +538,73 @@ def _parse_feed(raw: Any, shown: str, where: Location, problems: Problems) -> Fe
         else:
             problems.add(loc, f"unknown feed setting '{key}' (known: limit)")
     return FeedSettings(**values)
+
+
+def _parse_publish(raw: Any, root: Path, shown: str, where: Location, problems: Problems) -> PublishSettings:
+    """`publish:` settings: a target and the S3 and caching options; credentials are refused, never read."""
+    if raw is None:
+        return PublishSettings()
+    if not isinstance(raw, dict):
+        problems.add(where, "publish must be a mapping with target and options (see README: Publishing)")
+        return PublishSettings()
+
+    def loc(key: str, mapping: Any = raw) -> Location:
+        return Location(shown, line_of(mapping, key))
+
+    values: dict[str, Any] = {}
+    for key in raw:
+        if str(key).lower() in SECRET_KEYS:
+            problems.add(loc(key), f"publish '{key}': credentials never go in the show file; narrate reads them "
+                         "from the environment (AWS_* variables, ~/.aws, ~/.ssh and the ssh agent)")
+    report_unknown({k: v for k, v in raw.items() if str(k).lower() not in SECRET_KEYS}, PUBLISH_KEYS,
+                   "publish setting", loc, problems)
+    if raw.get("target") is not None:
+        target = raw["target"]
+        try:
+            if not isinstance(target, str):
+                raise TargetError("publish target must be text: a folder, sftp://host/path or s3://bucket/prefix")
+            parse_target(target, root)
+            values["target"] = target.strip()
+            values["target_location"] = str(loc("target"))
+        except TargetError as exc:
+            problems.add(loc("target"), str(exc))
+    endpoint = raw.get("endpoint_url")
+    if endpoint is not None:
+        if not isinstance(endpoint, str) or not check_url(endpoint.strip()) or "@" in urlsplit(endpoint).netloc:
+            problems.add(loc("endpoint_url"), f"publish endpoint_url must be an http(s) URL without credentials, "
+                         f"not {brief(endpoint)}")
+        else:
+            values["endpoint_url"] = endpoint.strip()
+    region = raw.get("region")
+    if region is not None:
+        if not isinstance(region, str) or not _REGION.match(region.strip()):
+            problems.add(loc("region"), f"publish region must be a region name such as eu-central-1, not {brief(region)}")
+        else:
+            values["region"] = region.strip()
+    acl = raw.get("acl")
+    if acl is not None:
+        if acl not in S3_ACLS:
+            problems.add(loc("acl"), f"publish acl must be one of {', '.join(S3_ACLS)}, not {brief(acl)}")
+        else:
+            values["acl"] = acl
+    cache = raw.get("cache_control")
+    if cache is not None:
+        if not isinstance(cache, dict):
+            problems.add(loc("cache_control"), "publish cache_control must map feed, pages and media to a "
+                         "Cache-Control value")
+        else:
+            report_unknown(cache, CACHE_CONTROL_KEYS, "cache_control kind", lambda key: loc(key, cache), problems)
+            merged = dict(DEFAULT_CACHE_CONTROL)
+            for kind in CACHE_CONTROL_KEYS:
+                if kind in cache:
+                    value = cache[kind]
+                    if not isinstance(value, str) or not _HEADER_VALUE.match(value.strip()):
+                        problems.add(loc(kind, cache), f"cache_control {kind} must be a Cache-Control value such as "
+                                     f"'public, max-age=300' (printable ASCII on one line), not {brief(value)}")
+                    else:
+                        merged[kind] = value.strip()
+            values["cache_control"] = tuple(merged.items())
+    return PublishSettings(**values)
 
 
 __all__ = ["LineDict", "load_show", "parse_show", "parse_pause", "parse_voice", "read_text", "display_path"]

@@ -109,8 +109,13 @@ def replace(tmp: Path, dest: Path, durable: bool = True, like: Path | None = Non
         return
     fsync_file(tmp)
     os.replace(tmp, dest)
+    fsync_folder(dest.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk, where the system allows."""
     with contextlib.suppress(OSError):
-        fd = os.open(dest.parent, os.O_RDONLY)
+        fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:

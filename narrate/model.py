@@ -185,6 +185,27 @@ class FeedSettings:
     limit: int = 0  # 0: every episode in feed.xml
 
 
+#: Cache-Control per kind of published file (`publish.cache_control`): content-named media never change.
+DEFAULT_CACHE_CONTROL = (
+    ("feed", "public, max-age=300"),
+    ("pages", "public, max-age=300"),
+    ("media", "public, max-age=31536000, immutable"),
+)
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """Where and how `narrate publish` deploys the show (the show file's `publish:`); never credentials."""
+
+    target: str = ""
+    #: Where `target` was written (`scripts/show.yaml:31`), for messages; empty when not from the show file.
+    target_location: str = ""
+    endpoint_url: str = ""
+    region: str = ""
+    acl: str = ""
+    cache_control: tuple[tuple[str, str], ...] = DEFAULT_CACHE_CONTROL
+
+
 @dataclass(frozen=True)
 class Show:
     """Show-wide settings read from the show file."""
@@ -214,6 +235,7 @@ class Show:
     #: or "none" for not at all (narrate.plan.spoken_marker).
     list_number: str = "{words}."
     feed: FeedSettings = field(default_factory=FeedSettings)
+    publish: PublishSettings = field(default_factory=PublishSettings)
 
     def voice_for(self, role: str) -> VoiceSpec:
         """The voice configured for a role."""

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn, TransferSpeedColumn)
 from rich.table import Table
 
 from narrate.build import BuildReport
@@ -42,6 +43,53 @@ class BarProgress(ProgressBase):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class TransferProgress:
+    """Files and bytes sent by `narrate publish`: a rich bar on a terminal, nothing otherwise (the report follows)."""
+
+    def __init__(self) -> None:
+        self._progress: Progress | None = None
+        self._task = None
+        self._files = 0
+        self._total = 0
+        self._sent_bytes = 0
+
+    def start(self, files: int, total_bytes: int) -> None:
+        self._total = files
+        if not console.is_terminal:
+            return
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                  TransferSpeedColumn(), TextColumn("{task.fields[files]}"), TimeRemainingColumn(),
+                                  console=console, transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task("sending", total=total_bytes, files=f"0/{files} files")
+
+    def sending(self, name: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=name)
+
+    def advance(self, sent_bytes: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, sent_bytes)
+
+    def sent(self, name: str, size: int) -> None:
+        self._files += 1
+        self._sent_bytes += size
+        if self._progress is not None:
+            # A target that reports no bytes along the way (a folder) advances by whole files.
+            self._progress.update(self._task, completed=self._sent_bytes, files=f"{self._files}/{self._total} files")
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def print_lines(lines: list[str]) -> None:
+    """Plain lines on stdout (file names are never read as rich markup)."""
+    for line in lines:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def print_build_report(report: BuildReport) -> None:
