@@ -21,7 +21,8 @@ from narrate.serve import serve_in_thread
 from narrate.site import INDEX_NAME, page_name
 from narrate.transcript import parse_webvtt
 from tests.conftest import EPISODE_ONE, EPISODE_TWO, SHOW_YAML, show_yaml, write_show
-from tests.test_nginx import USER, Nginx, _build_into, nginx  # noqa: F401 - the nginx fixture
+from tests.servers import NGINX_USER as USER, NginxServer as Nginx, nginx  # noqa: F401 - the nginx fixture
+from tests.test_nginx import _build_into
 
 TODAY = dt.date(2026, 6, 1)
 BASE = "https://example.org/show/"
