@@ -240,12 +240,22 @@ def assert_served(server: NginxServer, held: dict[str, bytes]) -> None:
 
 
 
+def _changed(old: Path, new: Path, names: dict) -> set[str]:
+    """The files of the new version that are new or differ in bytes from the old version's."""
+    return {n for n in names if not (old / n).is_file() or (old / n).read_bytes() != (new / n).read_bytes()}
+
+
+def _last(changed: set[str]) -> list[str]:
+    """The order the last uploads take: the feed, then the site's index, of those that changed."""
+    return [n for n in ("feed.xml", "index.html") if n in changed]
+
+
 def test_first_noop_edit_delete(remote: Remote, versions: Versions, monkeypatch: pytest.MonkeyPatch) -> None:
     v1, v2, v3 = _files(versions.v1), _files(versions.v2), _files(versions.v3)
 
     first = publish(remote, versions.v1, versions.scripts, monkeypatch=monkeypatch)
     assert sorted(first["sent"]) == sorted(v1)
-    assert first["sent"][-1] == "feed.xml"  # the feed goes last
+    assert first["sent"][-2:] == ["feed.xml", "index.html"]  # the feed goes last, then the site's index
     assert first["sent_bytes"] == sum(v1.values())
     held = remote.listing()
     assert same_as(held, versions.v1) and MANIFEST_NAME in held
@@ -261,10 +271,12 @@ def test_first_noop_edit_delete(remote: Remote, versions: Versions, monkeypatch:
     assert remote.listing() == held  # not a byte written, the manifest included
 
     edit = publish(remote, versions.v2, versions.scripts, monkeypatch=monkeypatch)
-    changed = {n for n in v2 if n not in v1} | {"feed.xml"}
+    changed = _changed(versions.v1, versions.v2, v2)
+    assert "feed.xml" in changed
     assert set(edit["sent"]) == changed
-    assert {n.split(".")[0] for n in changed - {"feed.xml"}} == {"002-second"}  # that episode's files only
-    assert edit["sent"][-1] == "feed.xml"
+    # that episode's files (media, sidecars, its page) only, besides the feed and the index
+    assert {Path(n).name.split(".")[0] for n in changed - {"feed.xml", "index.html"}} == {"002-second"}
+    assert edit["sent"][-len(_last(changed)):] == _last(changed)
     assert edit["sent_bytes"] == sum(v2[n] for n in changed)
     old = {n for n in v1 if n not in v2}
     assert {k["name"] for k in edit["kept"]} == old  # stale, but kept: no --delete
@@ -273,12 +285,13 @@ def test_first_noop_edit_delete(remote: Remote, versions: Versions, monkeypatch:
     assert_consistent(held)
 
     dry = publish(remote, versions.v3, versions.scripts, "--delete", "--dry-run", monkeypatch=monkeypatch)
-    assert [u["name"] for u in dry["uploads"]] == ["feed.xml"] and dry["sent"] == []
+    removed = _changed(versions.v2, versions.v3, v3)
+    assert [u["name"] for u in dry["uploads"]] == _last(removed) and dry["sent"] == []
     assert remote.listing() == held
 
     removal = publish(remote, versions.v3, versions.scripts, "--delete", monkeypatch=monkeypatch)
-    assert removal["sent"] == ["feed.xml"]
-    assert set(removal["deleted"]) == {n for n in {*v1, *v2} if n.startswith("002-")}
+    assert removal["sent"] == _last(removed) and "feed.xml" in removal["sent"]
+    assert set(removal["deleted"]) == {n for n in {*v1, *v2} if Path(n).name.startswith("002-")}
     held = remote.listing()
     assert same_as(held, versions.v3)
     assert_consistent(held)

@@ -423,7 +423,7 @@ def _check_archives(output: Path, channel: ET.Element, feed_url: str, base: str,
             found.problem("feed.archive", linked_from, f"the archive pages loop: {href} is linked twice")
             break
         visited.add(href)
-        path = _local(output, base, href)
+        path = local_path(output, base, href)
         if path is None:
             found.problem("feed.archive", linked_from,
                           f"archive page {href} is not under the feed's base URL {base or '(unknown)'}")

@@ -101,6 +101,9 @@ def _wanted(channel: ET.Element, copy: Path, base: str) -> list[Wanted]:
             want(transcript.get("url"), "transcript", (transcript.get("type") or "text/plain",))
         for art in item.findall(_tag(ITUNES_NS, "image")):
             image(art.get("href"))
+        link = (item.findtext("link") or "").strip()
+        if link.endswith(".html"):  # the episode's web page in the show's folder (narrate.site)
+            want(link, "page", ("text/html",))
     return list(found.values())
 
 
