@@ -88,10 +88,13 @@ def test_the_intact_show_passes_by_folder_url_and_by_feed_url(served: NginxServe
         assert any(line.startswith("feed.xml: read from " + served.url("audio/feed.xml")) for line in report.lines)
         # the folder rules ran on what nginx sent: both episodes measured, with their chapters and cues
         assert len([m for m in report.measurements.values() if "integrated" in m and m.get("chapters")]) == 2
-    named = [p for p in _out(served).iterdir() if not p.name.startswith(".") and p.name != "feed.xml"]
-    assert len(named) == 9  # the cover and each episode's MP3, chapters, VTT and SRT
+    out = _out(served)
+    named = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")
+             and p.relative_to(out).as_posix() not in ("feed.xml", "index.html")]
+    # the cover and each episode's MP3, chapters, VTT, SRT and web page (its <link>)
+    assert len(named) == 11 and len([p for p in named if p.suffix == ".html"]) == 2
     total = sum(p.stat().st_size for p in named)
-    assert any(line.startswith(f"9 files the feed names: ") and f"{total} bytes read" in line
+    assert any(line.startswith(f"11 files the feed names: ") and f"{total} bytes read" in line
                for line in report.lines), report.lines
     result = CliRunner().invoke(main, ["check", "--published", served.url("audio/")])
     assert result.exit_code == 0, result.output
