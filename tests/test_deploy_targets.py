@@ -207,13 +207,14 @@ def same_as(files: dict[str, bytes], output: Path) -> bool:
 # --------------------------------------------------------------------------- scenarios
 
 EXPECTED_TYPES = {".mp3": "audio/mpeg", ".chapters.json": "application/json+chapters", ".vtt": "text/vtt",
-                  ".srt": "application/x-subrip", ".png": "image/png", ".xml": "application/rss+xml"}
+                  ".srt": "application/x-subrip", ".png": "image/png", ".xml": "application/rss+xml",
+                  ".html": "text/html"}
 SHORT, LONG = "public, max-age=300", "public, max-age=31536000, immutable"
 
 
 def _expected(name: str) -> tuple[str, str]:
     suffix = ".chapters.json" if name.endswith(".chapters.json") else Path(name).suffix
-    return EXPECTED_TYPES[suffix], SHORT if name == "feed.xml" else LONG
+    return EXPECTED_TYPES[suffix], SHORT if name == "feed.xml" or suffix == ".html" else LONG  # pages change
 
 
 def assert_s3_headers(remote: Remote, files: dict[str, int]) -> None:
