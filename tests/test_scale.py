@@ -148,7 +148,7 @@ def test_noop_rebuild_does_the_same_file_work_per_episode(archives: dict[int, Pa
     _assert_linear(by_size)
     # Per episode, a handful of each: its script, its cached segments, its four published files (stat), and
     # those files again in each of the few listings of the whole output folder (temporaries, superseded files);
-    # the web page adds its own compare-before-write (measured 42 stats an episode with the site, 40 without).
+    # the web page adds its own compare-before-write (42 stats an episode measured with the site; the bound was 40 before it).
     per_episode = {key: (by_size[SIZES[-1]][key] - by_size[SIZES[0]][key]) / (SIZES[-1] - SIZES[0])
                    for key in by_size[SIZES[0]]}
     assert per_episode["listed"] <= 16 and per_episode["stat"] <= 48 and per_episode["open"] <= 12, per_episode
