@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -320,7 +321,12 @@ class ClusterRenderer:
             return RenderFailure(job, f"rendering timed out after {timeout:g}s (on the Dask cluster at "
                                       f"{self.address}: its worker was lost and no other rendered it again)")
         except Exception as exc:  # noqa: BLE001 - a task that raised after its retries: the piece's failure
-            if self.client.status not in ("running", "connecting"):
+            # Only a task that raised (its status "error": render_remote's own crash, or KilledWorker after the
+            # retries) is the piece's failure. Anything else is the cluster going away: the client cancels every
+            # task when it loses the scheduler, and a result fetched just as the scheduler dies fails in transit,
+            # both while the client's status may still say "running" or "connecting".
+            if isinstance(exc, CancelledError) or future.status != "error" \
+                    or self.client.status not in ("running", "connecting"):
                 raise self.lost() from None
             return RenderFailure(job, f"failed on the Dask cluster: {type(exc).__name__}: {exc}")
         finally:

@@ -223,6 +223,54 @@ def test_a_scheduler_stopped_mid_build_stops_it_and_keeps_what_arrived(
     assert _files(tmp_path / "out") == local_files
 
 
+def _crash(text: str) -> None:
+    raise RuntimeError(f"no voice for {text}")
+
+
+def test_a_task_that_raised_is_the_pieces_failure_not_a_lost_cluster(cluster: DaskCluster, tmp_path: Path) -> None:
+    from narrate.cluster import ClusterRenderer, connect
+    from narrate.plan import Piece
+
+    client = connect(cluster.address)
+    try:
+        future = client.submit(_crash, "Brezhnev", pure=False)
+        while future.status == "pending":
+            time.sleep(0.05)
+        job = object.__new__(Piece)  # only named in the failure
+        failure = ClusterRenderer(client, cluster.address, {}, {})._store(future, job, None, tmp_path, 10.0)
+    finally:
+        client.close(timeout=5)
+    assert failure is not None and failure.job is job
+    assert failure.message == "failed on the Dask cluster: RuntimeError: no voice for Brezhnev"
+
+
+def test_a_result_lost_in_transit_as_the_scheduler_dies_is_a_lost_cluster(tmp_path: Path) -> None:
+    """The race CI met: a finished task whose result fails to arrive while the client still says "running".
+
+    A stand-in for the Dask future, since which of the client's threads notices a dead scheduler first is
+    up to the machine's load; the real scheduler kill is test_a_scheduler_stopped_mid_build_stops_it.
+    """
+    require_dask()
+    from narrate.cluster import ClusterRenderer
+
+    class Client:
+        status = "running"
+
+    class Future:
+        status = "finished"
+
+        def result(self, timeout: float) -> None:
+            raise OSError("Timed out trying to connect to tcp://127.0.0.1:1 after 1 s")
+
+        def release(self) -> None:
+            pass
+
+    renderer = ClusterRenderer(Client(), "tcp://127.0.0.1:1", {}, {})
+    with pytest.raises(NarrateError) as lost:
+        renderer._store(Future(), object(), None, tmp_path, 10.0)
+    assert lost.value.message.startswith("lost the Dask cluster at tcp://127.0.0.1:1 during the build")
+
+
 def test_a_piece_that_hangs_on_the_cluster_times_out(tmp_path: Path) -> None:
     require_dask()
     hung = start_cluster(tmp_path / "hung", workers=[{}])
