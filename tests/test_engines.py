@@ -294,6 +294,25 @@ def test_pyttsx3_gives_up_an_utterance_that_never_finishes(tmp_path: Path, monke
     assert _wav_seconds(tmp_path / "next.wav")[0] > 0.5
 
 
+def test_pyttsx3_engines_of_one_process_each_get_their_own_utterances(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # pyttsx3.init hands every Pyttsx3Engine the one driver of the process: the last engine made took espeak's
+    # callback, so a failure in another's render went unseen (it waited out its watchdog instead) and the
+    # loop that waits on the callback was never woken.
+    import narrate.engines.pyttsx3_engine as pyttsx3_engine
+
+    monkeypatch.setattr(pyttsx3_engine, "FINISH_SECONDS", 2.0)
+    first, second = Pyttsx3Engine(), Pyttsx3Engine()
+    voice = VoiceSpec("pyttsx3", "gmw/en-us")
+    target = tmp_path / "gone" / "piece.wav"  # its folder does not exist: the driver's write fails
+    with pytest.raises(OSError) as failed:
+        first.render("The party had a new leader.", voice, target)
+    assert failed.value.filename == str(target)
+    for name, engine in (("first", first), ("second", second), ("first-again", first)):
+        engine.render("The party had a new leader.", voice, tmp_path / f"{name}.wav")
+        assert _wav_seconds(tmp_path / f"{name}.wav")[0] > 0.5
+
+
 # -- a show mixing three engines at three sample rates ---------------------------------------------------
 
 MIXED_SHOW = show_yaml("Mixed Show", slug="mixed", description="Three engines in one episode.", voices={

@@ -128,10 +128,25 @@ class Pyttsx3Engine(Engine):
         self._voices: list[VoiceInfo] | None = None
         self._driver = self._engine.proxy._driver  # noqa: SLF001 - its loop is ended on a failure or a timeout
         if sys.platform.startswith("linux"):
-            from pyttsx3.drivers import _espeak
-
             self._driver_synth = self._driver._onSynth  # noqa: SLF001 - wrapped, see the module docstring
-            _espeak.SetSynthCallback(self._on_synth)  # the module keeps the ctypes callback alive
+            self._loop_ended = threading.Event()
+            self._claim_driver()
+
+    def _claim_driver(self) -> None:
+        """Route espeak's synth callback and the driver's loop through this engine (Linux).
+
+        pyttsx3.init returns the one live engine, and so the one driver, to every Pyttsx3Engine of a process:
+        the last one made would otherwise take the callback from the one rendering. The driver's own loop
+        sleeps 10 ms between looks at whether espeak is done, most of the time of a sentence-long piece; this
+        one is woken by the synth callback the moment the utterance ends.
+        """
+        if self._driver.__dict__.get("_narrate_owner") is self:
+            return
+        from pyttsx3.drivers import _espeak
+
+        _espeak.SetSynthCallback(self._on_synth)  # the module keeps the ctypes callback alive
+        self._driver.startLoop = self._start_loop
+        self._driver._narrate_owner = self  # noqa: SLF001
 
     def _on_finished(self, name: object = None, completed: bool = True) -> None:
         self._finished.set()
@@ -145,6 +160,20 @@ class Pyttsx3Engine(Engine):
             self._failure = exc
             self._end_utterance()
             return 1  # espeak: abort the synthesis
+        finally:
+            if not self._driver._looping:  # noqa: SLF001 - the driver ended its loop: the utterance is done
+                self._loop_ended.set()
+
+    def _start_loop(self) -> None:
+        """The espeak driver's startLoop, waiting on the synth callback instead of polling every 10 ms."""
+        driver = self._driver
+        driver._looping = True  # noqa: SLF001 - the same state the driver's own loop keeps
+        driver._proxy.setBusy(False)  # noqa: SLF001
+        if driver._text_to_say:  # noqa: SLF001
+            driver._start_synthesis(driver._text_to_say)  # noqa: SLF001
+        while driver._looping:  # noqa: SLF001
+            driver.iterate()  # a stop() asked for is carried out here, as in the driver's loop
+            self._loop_ended.wait(0.01)
 
     def _end_utterance(self) -> None:
         """Stop espeak's current utterance and the driver's loop, so runAndWait returns."""
@@ -153,6 +182,8 @@ class Pyttsx3Engine(Engine):
         driver._data_buffer = b""  # noqa: SLF001
         driver.endLoop()
         self._finished.set()
+        if sys.platform.startswith("linux"):
+            self._loop_ended.set()
 
     @classmethod
     def version(cls) -> str:
@@ -192,6 +223,7 @@ class Pyttsx3Engine(Engine):
         """Speak into a WAV file, waiting for the engine's finished event and verifying the file."""
         with _lock:  # the espeak driver is not thread-safe
             if sys.platform.startswith("linux"):
+                self._claim_driver()
                 _set_espeak_voice(voice)
             else:
                 try:
@@ -234,6 +266,8 @@ class Pyttsx3Engine(Engine):
 
         watchdog = threading.Timer(seconds, give_up)
         watchdog.daemon = True
+        if sys.platform.startswith("linux"):
+            self._loop_ended.clear()
         self._engine.save_to_file(text, str(out_path))
         watchdog.start()
         try:
