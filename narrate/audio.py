@@ -8,10 +8,13 @@ reaches the target and a limiter that keeps the true peak under it.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import logging
 import math
+import os
 import re
 import subprocess
 import threading
@@ -32,6 +35,7 @@ with warnings.catch_warnings():
 from narrate.cache import Cache
 from narrate.errors import NarrateError, RenderError, UserError
 from narrate.fsutil import temp_path
+from narrate.limits import BACKGROUND_NICENESS
 from narrate.loudness import ABSOLUTE_GATE, LoudnessMeter, wav_loudness
 from narrate.model import AudioSettings
 from narrate.plan import AudioFile, EpisodePlan, Gap, Piece
@@ -47,7 +51,9 @@ METER = "bs1770-fft-float32-1"
 LIMITER_MARGIN_DB = 1.0
 GAIN_STEPS = (0.0, 1.0, 2.0, 3.5)  # dB above the linear gain: the limiter takes back up to a few LU
 PROBE_STEP = 1  # the candidate gain at which the encoder's own loss is measured
-EXCERPTS = 8  # slices of the episode on which the limiter's and encoder's loudness loss is measured
+# Slices of the episode on which the limiter's and encoder's loudness loss is measured. Measured on the
+# shipped show, 4 slices land as close to the target as 8 (within 0.05 LU) in half the probe's time.
+EXCERPTS = 4
 EXCERPT_SECONDS = 8.0
 #: No ID3 or metadata from ffmpeg in the episode's MP3: narrate.tags writes every tag.
 _BARE_MP3 = ("-id3v2_version", "0", "-write_id3v1", "0", "-map_metadata", "-1")
@@ -60,13 +66,28 @@ def find_ffmpeg() -> str:
     return path
 
 
+#: Set (narrate.build) while encoding an episode off the build's critical path: its ffmpeg runs yield the
+#: CPU to those of the longest episode, whose encode ends the build.
+BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("narrate_background_encode", default=False)
+
+
+def _popen(cmd: list[str], **kwargs: object) -> subprocess.Popen:
+    """Start ffmpeg, at a lower priority when BACKGROUND is set (POSIX; a refused change is harmless)."""
+    proc = subprocess.Popen(cmd, **kwargs)  # type: ignore[call-overload]
+    if BACKGROUND.get() and hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICENESS)
+    return proc
+
+
 def _ffmpeg(args: list[str], what: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     cmd = [find_ffmpeg(), "-hide_banner", "-nostdin", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=cwd)
-    if result.returncode != 0:
-        tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
+    with _popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace", cwd=cwd) as proc:
+        stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        tail = stderr.strip().splitlines()[-1:] or ["no output"]
         raise NarrateError(f"ffmpeg failed while {what}: {tail[0]}")
-    return result
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
 def run_ffmpeg(args: list[str], what: str) -> str:
@@ -249,7 +270,7 @@ def measure_loudness(path: Path, true_peak: bool = True, filters: str = "",
     what = f"measuring the loudness of {path.name}"
     cmd = [find_ffmpeg(), "-hide_banner", "-nostdin", *args]
     # Read as it comes: a long episode prints tens of megabytes of metadata. stderr is drained alongside.
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace") as proc:
+    with _popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace") as proc:
         errors: list[str] = []
         drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
         drain.start()
@@ -306,7 +327,7 @@ def loudness_gain(wav: Path, audio: AudioSettings, raw: float | None = None) -> 
             return audio.loudness - raw  # the excerpts are silent: nothing to learn the limiter's effect from
         gains = [audio.loudness - excerpt_raw + step for step in GAIN_STEPS]
         with ThreadPoolExecutor(max_workers=1) as pool:
-            encoded = pool.submit(_encoded_loudness, excerpt, gains[PROBE_STEP], audio)
+            encoded = pool.submit(contextvars.copy_context().run, _encoded_loudness, excerpt, gains[PROBE_STEP], audio)
             reached = _loudness_at_gains(excerpt, gains, audio)
             # What the MP3 encoder takes away, at a gain close to the one that will be used.
             after = encoded.result()

@@ -14,6 +14,7 @@ at every instant, whenever the build is stopped.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import hashlib
@@ -26,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from narrate.audio import audio_key
+from narrate.audio import BACKGROUND, audio_key
 from narrate.cache import Cache
 from narrate.cover import episode_artwork
 from narrate.engines import engine_targets
@@ -319,7 +320,10 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
 
         def release(ready: Iterable[EpisodeWork]) -> None:
             for w in ready:
-                futures[w.slug] = pool.submit(_encode, w, show, cache, output)
+                # The longest episode's encode ends the build: the others' ffmpeg runs give way to it.
+                context = contextvars.copy_context()
+                context.run(BACKGROUND.set, w is not to_build[0])
+                futures[w.slug] = pool.submit(context.run, _encode, w, show, cache, output)
 
         def on_done(piece: Piece) -> None:
             rendered.append(piece.key)

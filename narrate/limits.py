@@ -7,3 +7,6 @@ MIN_RATE, MAX_RATE = 50, 500  # words per minute a voice may speak at (as show.y
 LOUDNESS = (-30.0, -10.0)  # LUFS an integrated loudness target may be (as show.yaml allows)
 TRUE_PEAK = (-9.0, 0.0)  # dBTP a true-peak ceiling may be (as show.yaml allows)
 MAX_EPISODE_NUMBER = 2**31 - 1  # podcast apps keep itunes:episode in a 32-bit integer
+#: Niceness added to the work a build does off its critical path (render workers; the ffmpeg runs of
+#: every episode but the longest), so the encode that ends the build goes first on a busy machine.
+BACKGROUND_NICENESS = 5
