@@ -2,9 +2,9 @@
 
 Assembly streams each piece's raw samples into one WAV file in order (no repeated `a + b`, whose
 copies make joining quadratic), so memory stays at one piece whatever the episode's length.
-Loudness (ITU-R BS.1770) is measured on those samples as they are written, in-process
-(narrate.loudness), so no whole-episode pass precedes the encode; the encode applies the one gain that
-reaches the target and a limiter that keeps the true peak under it.
+Loudness (ITU-R BS.1770) is measured on that file in-process (narrate.loudness), on a thread while
+ffmpeg probes the limiter on excerpts, so no whole-episode pass precedes the encode; the encode applies
+the one gain that reaches the target and a limiter that keeps the true peak under it.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from narrate.cache import Cache
 from narrate.errors import NarrateError, RenderError, UserError
 from narrate.fsutil import temp_path
 from narrate.limits import BACKGROUND_NICENESS
-from narrate.loudness import ABSOLUTE_GATE, LoudnessMeter, wav_loudness
+from narrate.loudness import ABSOLUTE_GATE, wav_loudness
 from narrate.model import AudioSettings
 from narrate.plan import AudioFile, EpisodePlan, Gap, Piece
 from narrate.tools import ffmpeg_tool
@@ -106,13 +106,12 @@ class Placement:
 
 @dataclass(frozen=True)
 class AssembledAudio:
-    """An episode's audio before encoding: a mono WAV, where every piece landed, its integrated loudness."""
+    """An episode's audio before encoding: a mono WAV and where every piece landed."""
 
     wav: Path
     rate: int
     frames: int
     placements: tuple[Placement, ...]
-    loudness: float  # LUFS, BS.1770-gated, of the WAV's samples (narrate.loudness)
 
     @property
     def duration(self) -> float:
@@ -138,10 +137,7 @@ def decode_file(path: Path, rate: int, folder: Path) -> AudioSegment:
 
 
 def assemble(plan: EpisodePlan, cache: Cache, folder: Path) -> AssembledAudio:
-    """Write the episode's pieces and gaps, in order, into one WAV in `folder`; record each placement.
-
-    The samples pass through the loudness meter on their way to the file: no second read.
-    """
+    """Write the episode's pieces and gaps, in order, into one WAV in `folder`; record each placement."""
     find_ffmpeg()
     verified = {}
     for piece in plan.pieces:
@@ -156,7 +152,6 @@ def assemble(plan: EpisodePlan, cache: Cache, folder: Path) -> AssembledAudio:
     placements: list[Placement] = []
     written = 0
     silence_block = b"\x00\x00" * rate
-    meter = LoudnessMeter(rate)
     with wave.open(str(out), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
@@ -166,7 +161,6 @@ def assemble(plan: EpisodePlan, cache: Cache, folder: Path) -> AssembledAudio:
                 frames = round(item.seconds * rate)
                 for start in range(0, frames, rate):
                     w.writeframesraw(silence_block[: 2 * min(rate, frames - start)])
-                meter.add_silence(frames)
                 written += frames
                 continue
             if isinstance(item, Piece):
@@ -179,10 +173,9 @@ def assemble(plan: EpisodePlan, cache: Cache, folder: Path) -> AssembledAudio:
             data = segment.raw_data
             frames = len(data) // 2
             w.writeframesraw(data)
-            meter.add(data)
             placements.append(Placement(index, written / rate, (written + frames) / rate))
             written += frames
-    return AssembledAudio(out, rate, written, tuple(placements), meter.integrated())
+    return AssembledAudio(out, rate, written, tuple(placements))
 
 
 @dataclass(frozen=True)
@@ -305,32 +298,32 @@ def _chain(gain: float, audio: AudioSettings) -> list[str]:
     return [f"volume={gain:.2f}dB", resample, _limiter(audio)]
 
 
-def loudness_gain(wav: Path, audio: AudioSettings, raw: float | None = None) -> float:
+def loudness_gain(wav: Path, audio: AudioSettings) -> float:
     """The gain (dB) that brings the whole episode, as encoded, to the loudness target.
 
-    `raw` is the whole episode's integrated loudness, as the assembly measured it (narrate.loudness);
-    without it the WAV is measured here, in-process. The limiter that keeps the true peak down, and the
-    MP3 encoder, each take a little loudness away, more the louder the input; that loss is measured on
-    excerpts spread over the episode (speech in the same voices has the same peaks throughout): through
-    the encode chain at several candidate gains in one ffmpeg run, and through the encoder itself at one
-    of them, side by side. The excerpts' own loudness is measured by the same in-process meter as
-    `raw`, so whatever separates it from ffmpeg's meter cancels out of the prediction.
+    The whole episode's integrated loudness is measured in-process (narrate.loudness), on a thread while
+    ffmpeg runs the probes. The limiter that keeps the true peak down, and the MP3 encoder, each take a
+    little loudness away, more the louder the input; that loss is measured on excerpts spread over the
+    episode (speech in the same voices has the same peaks throughout): through the encode chain at several
+    candidate gains in one ffmpeg run, and through the encoder itself at one of them, side by side. The
+    excerpts' own loudness is measured by the same in-process meter as the whole's, so whatever separates
+    it from ffmpeg's meter cancels out of the prediction.
     """
-    if raw is None:
-        raw = wav_loudness(wav)
-    if raw <= ABSOLUTE_GATE:
-        return 0.0  # silence: nothing to normalise
     excerpt = _excerpt(wav)
     try:
-        excerpt_raw = raw if excerpt == wav else wav_loudness(excerpt)
-        if excerpt_raw <= ABSOLUTE_GATE:
-            return audio.loudness - raw  # the excerpts are silent: nothing to learn the limiter's effect from
-        gains = [audio.loudness - excerpt_raw + step for step in GAIN_STEPS]
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            whole = pool.submit(wav_loudness, wav) if excerpt != wav else None
+            excerpt_raw = wav_loudness(excerpt)
+            if excerpt_raw <= ABSOLUTE_GATE:
+                # The excerpts are silent: nothing to learn the limiter's effect from.
+                raw = whole.result() if whole else excerpt_raw
+                return 0.0 if raw <= ABSOLUTE_GATE else audio.loudness - raw  # silence: nothing to normalise
+            gains = [audio.loudness - excerpt_raw + step for step in GAIN_STEPS]
             encoded = pool.submit(contextvars.copy_context().run, _encoded_loudness, excerpt, gains[PROBE_STEP], audio)
             reached = _loudness_at_gains(excerpt, gains, audio)
             # What the MP3 encoder takes away, at a gain close to the one that will be used.
             after = encoded.result()
+            raw = whole.result() if whole else excerpt_raw
     finally:
         if excerpt != wav:
             excerpt.unlink(missing_ok=True)
@@ -407,7 +400,7 @@ def _excerpt(wav: Path) -> Path:
 
 def encode_mp3(assembled: AssembledAudio, out: Path, audio: AudioSettings) -> float:
     """Encode to MP3 with one gain to the loudness target and a true-peak limiter; returns the gain in dB."""
-    gain = loudness_gain(assembled.wav, audio, assembled.loudness)
+    gain = loudness_gain(assembled.wav, audio)
     run_ffmpeg(
         ["-y", "-v", "error", "-i", str(assembled.wav), "-af", ",".join(_chain(gain, audio)), *_encoder(audio),
          *_BARE_MP3, "-f", "mp3", str(out)],

@@ -116,6 +116,9 @@ def nothing_to_say(text: str) -> str:
     return f"this paragraph has nothing to say ({shown!r}): write words, or <!-- pause 1s --> for a pause"
 
 
+SPOKEN_CACHE = 1 << 16  # cues remembered (a cue is a sentence: an archive of 1,000 short episodes holds ~30,000)
+
+
 @functools.lru_cache(maxsize=32)
 def _merged(default: tuple[LexiconEntry, ...], lexicon: tuple[LexiconEntry, ...]) -> tuple[LexiconEntry, ...]:
     return merge_lexicons(default, lexicon)
@@ -133,13 +136,19 @@ def spoken_text(
 
     Deterministic: the same text, language, lexicon and default table always give the same result, and
     a cache key (narrate.cache.piece_key) hashes this result, so editing the default table re-renders
-    exactly the pieces whose spoken text it changes.
+    exactly the pieces whose spoken text it changes. So it is remembered, by the table in effect: the
+    script check and the plan ask for the same cues.
     """
+    return _spoken(text, language, effective_lexicon(language, lexicon), phonemes)
+
+
+@functools.lru_cache(maxsize=SPOKEN_CACHE)
+def _spoken(text: str, language: str, table: tuple[LexiconEntry, ...], phonemes: bool) -> str:
     shield = Shield()
     # Paragraph numbers go first: "4Gorbachev" would otherwise hide the term from the lexicon.
     text = _strip_paragraph_numbers(PRIVATE.sub("", text))
     # Phoneme blocks already in the script are hidden so the lexicon cannot rewrite them either.
     text = _PHONEME_BLOCK.sub(lambda m: shield.hide(m.group(0)), text)
     # Replacements are hidden too: the lexicon has the last word on how its terms are said.
-    text = apply_lexicon(text, effective_lexicon(language, lexicon), phonemes, mark=shield.hide)
+    text = apply_lexicon(text, table, phonemes, mark=shield.hide)
     return _normalize(text, language, shield)

@@ -5,6 +5,7 @@ in the finished audio is known exactly from where its piece was placed.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -67,10 +68,15 @@ class EpisodePlan:
         return tuple(item for item in self.timeline if isinstance(item, Piece))
 
 
-def split_cues(text: str, language: str = "en", lexicon: tuple[LexiconEntry, ...] = ()) -> list[tuple[str, bool]]:
+CUES_CACHE = 1 << 14  # paragraphs whose cues are remembered
+
+
+@functools.lru_cache(maxsize=CUES_CACHE)
+def split_cues(text: str, language: str = "en", lexicon: tuple[LexiconEntry, ...] = ()) -> tuple[tuple[str, bool], ...]:
     """Split a paragraph into cues: (cue text, whether it ends a sentence). Joined by spaces they give `text`.
 
     An abbreviation of the default table or `lexicon` that needs what follows ("Gen. Pavlovsky") ends no cue.
+    Remembered (the script check and the plan split the same paragraphs), so the result is a tuple.
     """
     cues: list[tuple[str, bool]] = []
     sentences: list[str] = []
@@ -85,7 +91,7 @@ def split_cues(text: str, language: str = "en", lexicon: tuple[LexiconEntry, ...
         if sentence:
             parts = _split_long(sentence)
             cues.extend((part, i == len(parts) - 1) for i, part in enumerate(parts))
-    return cues
+    return tuple(cues)
 
 
 def _split_long(sentence: str) -> list[str]:

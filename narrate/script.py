@@ -203,12 +203,16 @@ def _parse_script(path: Path, show: Show | None, problems: Problems) -> tuple[Ep
 def _wordless_paragraphs(chapters: tuple[Chapter, ...], show: Show | None, lexicon: tuple, problems: Problems) -> None:
     """A paragraph with nothing to say once normalised (`—`, `...`, an escaped `\\* \\* \\*`): an engine returns
     silence for it, so it is reported here, by check and before a build renders, rather than failing late."""
+    from narrate.plan import split_cues  # the plan's own cues, so check refuses exactly what a build would
+
     language = show.language if show else "en"
     merged = merge_lexicons(show.lexicon if show else (), lexicon)
     for chapter in chapters:
         for item in chapter.items:
             # A list paragraph's marker is said apart ("Four."), so its words must have something to say.
-            if isinstance(item, Segment) and not has_words(spoken_text(item.body, language=language, lexicon=merged)):
+            if isinstance(item, Segment) and not any(
+                    has_words(spoken_text(cue, language=language, lexicon=merged))
+                    for cue, _ in split_cues(item.body, language, merged)):
                 problems.add(item.location, nothing_to_say(item.body))
 
 

@@ -122,7 +122,7 @@ def test_the_filter_response_is_cut_only_where_it_has_died_away() -> None:
         assert np.sum(response[-len(response) // 4:] ** 2) < 1e-15 * energy
 
 
-def test_assembly_measures_the_wav_it_writes(tmp_path: Path, ffmpeg_choice: str) -> None:  # noqa: F811
+def test_the_meter_agrees_with_ffmpeg_on_an_assembled_episode(tmp_path: Path, ffmpeg_choice: str) -> None:  # noqa: F811
     scripts = write_show(tmp_path / "scripts", episodes={"001-first.md": EPISODE_ONE})
     out = tmp_path / "out"
     build(scripts, BuildOptions(output=out, cache_dir=tmp_path / "cache", in_process=True, today=dt.date(2026, 6, 1)))
@@ -132,8 +132,7 @@ def test_assembly_measures_the_wav_it_writes(tmp_path: Path, ffmpeg_choice: str)
     plan = _plan(sources)["001-first"].plan
     assembled = assemble(plan, Cache(tmp_path / "cache"), tmp_path)
     try:
-        assert assembled.loudness == wav_loudness(assembled.wav)
-        assert abs(assembled.loudness - measure_loudness(assembled.wav, true_peak=False).integrated) <= 0.05
+        assert abs(wav_loudness(assembled.wav) - measure_loudness(assembled.wav, true_peak=False).integrated) <= 0.05
     finally:
         assembled.wav.unlink()
 
