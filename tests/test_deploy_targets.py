@@ -301,6 +301,9 @@ def test_first_noop_edit_delete(remote: Remote, versions: Versions, monkeypatch:
 
     final = publish(remote, versions.v3, versions.scripts, "--delete", monkeypatch=monkeypatch)
     assert final["sent"] == [] and final["deleted"] == []
+    print(f"\n{remote.url}: first {len(first['sent'])} files, {first['sent_bytes']} B; no-op 0 files; "
+          f"edit {len(edit['sent'])} files, {edit['sent_bytes']} B; --delete sent {len(removal['sent'])} files, "
+          f"{removal['sent_bytes']} B, deleted {len(removal['deleted'])}")
 
 
 def _publish_process(remote: Remote, output: Path, scripts: Path) -> subprocess.Popen:
