@@ -106,11 +106,12 @@ class Cache:
             try:
                 # Never recreate a removed cache folder quietly: this build's earlier entries went with it.
                 dest.parent.mkdir(exist_ok=True)
+                # No fsync: an entry torn by a power cut fails its checksum and is rendered again.
+                write_atomic(dest, data, durable=False)
+                write_atomic(dest.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode(), durable=False)
             except FileNotFoundError:
+                # The folder, or this entry's subfolder, went while the entry was written: `rm -rf` of the cache.
                 raise self.removed_error() from None
-            # No fsync: an entry torn by a power cut fails its checksum and is rendered again.
-            write_atomic(dest, data, durable=False)
-            write_atomic(dest.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode(), durable=False)
         return CachedAudio(key, dest, rate, frames)
 
     def discard(self, key: str) -> None:

@@ -396,6 +396,37 @@ def test_real_engine_speaks_a_long_unpunctuated_paragraph_in_short_cues(tmp_path
     assert max(end - start for start, end, _ in cues) <= 10.0  # one cue of about 2 min 20 s before
 
 
+def test_a_cache_subfolder_removed_while_an_entry_is_written_is_the_removed_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rm -rf` of the cache reaches an entry's subfolder between its mkdir and its write (seen in CI)."""
+    import wave
+
+    from narrate.cache import Cache
+    from narrate.errors import StorageError
+
+    wav = tmp_path / "piece.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22050)
+        w.writeframes(b"\x01\x00" * 2205)
+    from narrate import fsutil
+
+    cache = Cache(tmp_path / "cache")
+    cache.root.mkdir()
+    real = fsutil.temp_path
+
+    def racing(folder: Path, suffix: str = "") -> Path:
+        made = real(folder, suffix)
+        shutil.rmtree(cache.root)  # the remover reaches the entry's subfolder just after its temporary file
+        return made
+
+    monkeypatch.setattr(fsutil, "temp_path", racing)
+    with pytest.raises(StorageError) as removed:
+        cache.put("ab" + "0" * 62, wav)
+    assert removed.value.message == cache.removed_error().message
+
+
 def test_real_engine_build_stops_with_one_line_when_the_cache_is_removed(tmp_path: Path) -> None:
     """`rm -rf .narrate-cache` during a real build: espeak's workers used to hang until the timeout."""
     body = "\n\n".join(f"Sentence number {n} is here." for n in range(60))
