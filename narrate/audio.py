@@ -8,13 +8,11 @@ the one gain that reaches the target and a limiter that keeps the true peak unde
 """
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import hashlib
 import json
 import logging
 import math
-import os
 import re
 import subprocess
 import threading
@@ -35,7 +33,7 @@ with warnings.catch_warnings():
 from narrate.cache import Cache
 from narrate.errors import NarrateError, RenderError, UserError
 from narrate.fsutil import temp_path
-from narrate.limits import BACKGROUND_NICENESS
+from narrate.limits import give_way
 from narrate.loudness import ABSOLUTE_GATE, wav_loudness
 from narrate.model import AudioSettings
 from narrate.plan import AudioFile, EpisodePlan, Gap, Piece
@@ -72,11 +70,10 @@ BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("narrate_backg
 
 
 def _popen(cmd: list[str], **kwargs: object) -> subprocess.Popen:
-    """Start ffmpeg, at a lower priority when BACKGROUND is set (POSIX; a refused change is harmless)."""
+    """Start ffmpeg, at a lower priority when BACKGROUND is set."""
     proc = subprocess.Popen(cmd, **kwargs)  # type: ignore[call-overload]
-    if BACKGROUND.get() and hasattr(os, "setpriority"):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICENESS)
+    if BACKGROUND.get():
+        give_way(proc.pid)
     return proc
 
 

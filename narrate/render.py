@@ -33,7 +33,7 @@ from narrate.cache import Cache
 from narrate.engines import Engine, EngineError, load_engine
 from narrate.errors import WRITE_ERRNOS, NarrateError, StorageError
 from narrate.fsutil import TMP_PREFIX
-from narrate.limits import BACKGROUND_NICENESS, MAX_TIMEOUT, MAX_WORKERS
+from narrate.limits import MAX_TIMEOUT, MAX_WORKERS, give_way
 from narrate.model import VoiceSpec
 from narrate.plan import Piece
 
@@ -155,21 +155,14 @@ def _worker_main(conn: Connection, targets: dict[str, str], cache_root: str, scr
             conn.send(("error", job.key, f"{type(exc).__name__}: {exc}"))
 
 
-def _give_way(pid: int | None) -> None:
-    """Lower a render worker's priority (POSIX): an episode whose pieces are all rendered is encoded first,
-    and the longest one's encode, which ends the build, before the others' (narrate.audio.BACKGROUND)."""
-    if pid is not None and hasattr(os, "setpriority"):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICENESS)
-
-
 class _Worker:
     def __init__(self, ctx: mp.context.SpawnContext, targets: dict[str, str], cache_root: Path, scratch: Path) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child, targets, str(cache_root), str(scratch)),
                                    daemon=True)
         self.process.start()
-        _give_way(self.process.pid)
+        # An episode whose pieces are all rendered is encoded first (and the longest one's before the others').
+        give_way(self.process.pid)
         child.close()
         self.job: Piece | None = None
         self.deadline = 0.0
