@@ -26,7 +26,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -312,8 +311,6 @@ class ClusterRenderer:
 
     def _store(self, future: Any, job: Piece, cache: Cache, scratch: Path, timeout: float) -> RenderFailure | None:
         """Put one finished task's audio into the cache; its failure, if it failed."""
-        if future.status == "cancelled":
-            raise self.lost()
         try:
             # Finished, but its worker may die before the bytes are fetched: then Dask renders it again.
             status, payload = future.result(timeout=timeout)
@@ -325,8 +322,7 @@ class ClusterRenderer:
             # retries) is the piece's failure. Anything else is the cluster going away: the client cancels every
             # task when it loses the scheduler, and a result fetched just as the scheduler dies fails in transit,
             # both while the client's status may still say "running" or "connecting".
-            if isinstance(exc, CancelledError) or future.status != "error" \
-                    or self.client.status not in ("running", "connecting"):
+            if future.status != "error" or self.client.status not in ("running", "connecting"):
                 raise self.lost() from None
             return RenderFailure(job, f"failed on the Dask cluster: {type(exc).__name__}: {exc}")
         finally:
