@@ -21,6 +21,7 @@ from narrate.lexicon import merge_lexicons, parse_lexicon
 from narrate.limits import MAX_EPISODE_NUMBER
 from narrate.model import Chapter, DocumentInfo, Episode, Location, Segment, Show
 from narrate.normalize import has_words, nothing_to_say, spoken_text
+from narrate.plan import split_cues
 from narrate.scriptbody import parse_body
 from narrate.yamlfile import CONTROL, YamlSyntaxError, control_problems, line_of, load_yaml
 
@@ -203,13 +204,12 @@ def _parse_script(path: Path, show: Show | None, problems: Problems) -> tuple[Ep
 def _wordless_paragraphs(chapters: tuple[Chapter, ...], show: Show | None, lexicon: tuple, problems: Problems) -> None:
     """A paragraph with nothing to say once normalised (`—`, `...`, an escaped `\\* \\* \\*`): an engine returns
     silence for it, so it is reported here, by check and before a build renders, rather than failing late."""
-    from narrate.plan import split_cues  # the plan's own cues, so check refuses exactly what a build would
-
     language = show.language if show else "en"
     merged = merge_lexicons(show.lexicon if show else (), lexicon)
     for chapter in chapters:
         for item in chapter.items:
             # A list paragraph's marker is said apart ("Four."), so its words must have something to say.
+            # The plan's own cues: check refuses exactly what a build would.
             if isinstance(item, Segment) and not any(
                     has_words(spoken_text(cue, language=language, lexicon=merged))
                     for cue, _ in split_cues(item.body, language, merged)):
