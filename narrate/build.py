@@ -39,7 +39,7 @@ from narrate.model import Episode, Show
 from narrate.plan import EngineInfo, EpisodePlan, Piece, plan_episode
 from narrate.publish import Published, is_content_named, publish, published_files, remove_superseded
 from narrate.record import EpisodeRecord, GuidRegistry, load_record, save_record
-from narrate.render import render_jobs
+from narrate.render import Prestarted, prestart_workers, render_jobs
 from narrate.script import Project
 from narrate.site import remove_stale_pages, write_site
 from narrate.tags import Artwork, tag_key
@@ -175,6 +175,12 @@ class _Done:
 def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Build (or plan, with dry_run) every selected episode and publish the show into options.output."""
     started = time.monotonic()
+    with _early_workers(scripts_dir, options) as early:
+        return _build(scripts_dir, options, progress, started, early)
+
+
+def _build(scripts_dir: Path, options: BuildOptions, progress: Progress | None, started: float,
+           early: Prestarted | None) -> BuildReport:
     sources = _read(scripts_dir, options)
     work = _plan(sources)
     if options.dry_run:
@@ -191,7 +197,7 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
         record = load_record(output)
         entries = _decide(sources, work, record, options)
         built = _render_and_encode(sources, [work[e.slug] for e in entries if e.action == "build"], output,
-                                   options, progress or Progress())
+                                   options, progress or Progress(), early)
         retagged = _tag(sources, work, entries, record, output)
         new_record = _next_record(entries, record, {**built.records, **retagged.records}, work)
         published, written = _publish(sources, new_record, work, output, options.today or dt.date.today())
@@ -201,6 +207,32 @@ def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = 
         rendered=built.rendered, rendered_segments=built.rendered_segments, written=tuple(written),
         seconds=time.monotonic() - started,
     )
+
+
+@contextlib.contextmanager
+def _early_workers(scripts_dir: Path, options: BuildOptions) -> Iterator[Prestarted | None]:
+    """Render workers started before the build reads the scripts, when everything will have to be rendered.
+
+    A cold build (no cache yet, or --force) renders every piece: its workers then import their engines
+    on the other cores while this process reads and plans, instead of after. Any other build starts them
+    only once the plan shows what is missing, so a rebuild with nothing to render starts none.
+    """
+    cache_root = options.cache_dir or default_cache_dir(scripts_dir)
+    wanted = not (options.dry_run or options.in_process or options.cluster) and (options.force or _empty(cache_root))
+    early = prestart_workers(cache_root, engine_targets(), options.workers or os.cpu_count() or 1) if wanted else None
+    try:
+        yield early
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _empty(cache_root: Path) -> bool:
+    """Whether a cache folder holds no rendered piece (or does not exist)."""
+    try:
+        return next(Cache(cache_root).keys(), None) is None
+    except OSError:
+        return False
 
 
 def _render_counts(pieces: Iterable[Piece]) -> tuple[int, int]:
@@ -301,7 +333,7 @@ def _file_intact(path: Path, size: int) -> bool:
 
 
 def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: Path, options: BuildOptions,
-                       progress: Progress) -> _Done:
+                       progress: Progress, early: Prestarted | None = None) -> _Done:
     """Phase render and encode: render the missing pieces; assemble, encode and tag each episode meanwhile.
 
     An episode is assembled and encoded as soon as its last piece is rendered, while the workers go on with
@@ -341,6 +373,7 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
             failures = render_jobs(
                 pieces, cache, engine_targets(), workers=options.workers or show.render.workers,
                 timeout=options.timeout or show.render.timeout, on_done=on_done, in_process=options.in_process,
+                prestarted=early,
             )
         progress.finish()
         for w in to_build:

@@ -11,8 +11,10 @@ import click
 
 from narrate import __version__
 from narrate.errors import NarrateError, UserError, os_error_message
-from narrate.limits import LOUDNESS, MAX_EPISODE_NUMBER, MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE, TRUE_PEAK
+from narrate.limits import (LOUDNESS, MAX_EPISODE_NUMBER, MAX_RATE, MAX_TIMEOUT, MAX_WORKERS, MIN_RATE, TRUE_PEAK,
+                            single_threaded_blas)
 
+single_threaded_blas()  # before any command imports numpy
 log = logging.getLogger("narrate")
 
 

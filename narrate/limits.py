@@ -20,3 +20,13 @@ def give_way(pid: int | None) -> None:
     if pid is not None and hasattr(os, "setpriority"):
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICENESS)
+
+
+def single_threaded_blas() -> None:
+    """Keep numpy's OpenBLAS to one thread in this process and the processes it starts, unless the user chose.
+
+    narrate does no linear algebra: OpenBLAS's pool of one thread per core would only add to every
+    process's start-up (render workers import numpy too) and spin beside the engines and ffmpeg.
+    Effective in a process that has not imported numpy yet; children inherit the environment.
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

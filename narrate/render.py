@@ -33,7 +33,7 @@ from narrate.cache import Cache
 from narrate.engines import Engine, EngineError, load_engine
 from narrate.errors import WRITE_ERRNOS, NarrateError, StorageError
 from narrate.fsutil import TMP_PREFIX
-from narrate.limits import MAX_TIMEOUT, MAX_WORKERS, give_way
+from narrate.limits import MAX_TIMEOUT, MAX_WORKERS, give_way, single_threaded_blas
 from narrate.model import VoiceSpec
 from narrate.plan import Piece
 
@@ -232,6 +232,49 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@dataclass
+class Prestarted:
+    """Render workers started ahead of the work they will get: they import their engine's modules on another
+    core while the build still reads and plans (see prestart_workers)."""
+
+    workers: list[_Worker]
+    cache_root: Path
+    scratch: Path
+
+    def take(self, count: int) -> list[_Worker]:
+        """Up to `count` of the workers, handed over to the caller (who stops them); the others are stopped."""
+        taken, rest, self.workers = self.workers[:count], self.workers[count:], []
+        for worker in rest:
+            worker.stop()
+        return taken
+
+    def close(self) -> None:
+        """Stop every worker not taken and remove the scratch folder."""
+        for worker in self.workers:
+            worker.stop()
+        self.workers = []
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def prestart_workers(cache_root: Path, targets: dict[str, str], count: int) -> Prestarted:
+    """Start `count` render worker processes now, for a later render_jobs(prestarted=...) into `cache_root`.
+
+    Starting returns at once: each worker imports on its own, at a lower priority than the build.
+    """
+    single_threaded_blas()
+    remove_stale_scratch(Path(tempfile.gettempdir()))
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+    ctx = mp.get_context("spawn")
+    started = Prestarted([], cache_root, scratch)
+    try:
+        for _ in range(min(max(count, 1), MAX_WORKERS)):
+            started.workers.append(_Worker(ctx, targets, cache_root, scratch))
+    except BaseException:
+        started.close()
+        raise
+    return started
+
+
 def render_jobs(
     jobs: Sequence[Piece],
     cache: Cache,
@@ -240,10 +283,12 @@ def render_jobs(
     timeout: float = 120.0,
     on_done: Callable[[Piece], None] | None = None,
     in_process: bool = False,
+    prestarted: Prestarted | None = None,
 ) -> list[RenderFailure]:
     """Render every piece's spoken text into the cache under its key; after the first failure no new one starts.
 
-    Returns the failures.
+    Returns the failures. `prestarted` (from prestart_workers for this cache) lends its workers, which
+    are used before any new one is started; its owner closes it.
 
     Raises StorageError (one line naming the folder) when the cache cannot be written or is removed
     meanwhile: that is no segment's fault, and every later segment would fail the same way.
@@ -252,17 +297,23 @@ def render_jobs(
         return []
     cache.check_writable()
     timeout = timeout if 0 < timeout <= MAX_TIMEOUT else MAX_TIMEOUT  # nan and inf too: never an endless wait
+    if prestarted is not None and (in_process or prestarted.cache_root != cache.root):
+        prestarted = None
     # Engines write here; removed with whatever a killed worker left in it, so no temporary file outlives the build.
     # A build killed outright (SIGKILL) cannot remove its own: the next one removes it (its process is gone).
-    remove_stale_scratch(Path(tempfile.gettempdir()))
-    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+    if prestarted is None:
+        remove_stale_scratch(Path(tempfile.gettempdir()))
+        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+    else:
+        scratch = prestarted.scratch
     try:
         if in_process:
             failures = _render_in_process(jobs, cache, targets, on_done, scratch)
         else:
-            failures = _render_in_workers(jobs, cache, targets, workers, timeout, on_done, scratch)
+            failures = _render_in_workers(jobs, cache, targets, workers, timeout, on_done, scratch, prestarted)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if prestarted is None:
+            shutil.rmtree(scratch, ignore_errors=True)
     lost = [job for job in jobs if not cache.has(job.key)] if not failures else []
     if lost:
         if cache.gone():
@@ -277,12 +328,19 @@ def render_jobs(
 
 def _render_in_workers(jobs: Sequence[Piece], cache: Cache, targets: dict[str, str], workers: int,
                        timeout: float, on_done: Callable[[Piece], None] | None,
-                       scratch: Path) -> list[RenderFailure]:
+                       scratch: Path, prestarted: Prestarted | None = None) -> list[RenderFailure]:
     count = min(workers or os.cpu_count() or 1, len(jobs), MAX_WORKERS)
+    single_threaded_blas()
     ctx = mp.get_context("spawn")
     pending = deque(jobs)
     failures: list[RenderFailure] = []
-    pool = [_Worker(ctx, targets, cache.root, scratch) for _ in range(count)]
+    pool = prestarted.take(count) if prestarted is not None else []
+    try:
+        pool += [_Worker(ctx, targets, cache.root, scratch) for _ in range(count - len(pool))]
+    except BaseException:
+        for worker in pool:
+            worker.stop(kill=True)
+        raise
     log.debug("rendering %d pieces with %d worker processes", len(jobs), count)
     try:
         for worker in pool:
