@@ -160,6 +160,21 @@ def primary_language(language: str) -> str:
     return re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
 
 
+class Table(tuple):
+    """A lexicon's entries: a tuple whose hash is computed once.
+
+    The effective table keys several memo caches for every piece (its merge, its compiled pattern, the
+    spoken text); hashing its hundred entries again each time was a fifth of the plan's time.
+    """
+
+    def __hash__(self) -> int:
+        try:
+            return self.__dict__["hash"]
+        except KeyError:
+            value = self.__dict__["hash"] = tuple.__hash__(self)
+            return value
+
+
 def default_lexicon(language: str = "en") -> tuple[LexiconEntry, ...]:
     """The table shipped with narrate for `language` (none for most); a broken table is a packaging bug, so it raises."""
     return _load_default(primary_language(language))
@@ -177,7 +192,7 @@ def _load_default(language: str) -> tuple[LexiconEntry, ...]:
     entries, problems = parse_lexicon(load_yaml(text), f"narrate/{name}:1")
     if problems:
         raise RuntimeError("; ".join(problems))
-    return entries
+    return Table(entries)
 
 
 def merge_lexicons(*layers: tuple[LexiconEntry, ...]) -> tuple[LexiconEntry, ...]:
@@ -189,7 +204,7 @@ def merge_lexicons(*layers: tuple[LexiconEntry, ...]) -> tuple[LexiconEntry, ...
         for entry in layer:
             fresh.setdefault(fold(entry.term), []).append(entry)
         merged.update(fresh)
-    return tuple(entry for group in merged.values() for entry in group)
+    return Table(entry for group in merged.values() for entry in group)
 
 
 def _char_pattern(char: str) -> str:
@@ -270,7 +285,25 @@ def _compile(
     # re tries alternatives left to right, so longer terms first makes the longest match win.
     ordered = tuple(tuple(g) for g in sorted(groups.values(), key=lambda g: len(g[0].term), reverse=True))
     pattern = "|".join(f"(?P<t{i}>{_term_pattern(g[0].term)})" for i, g in enumerate(ordered))
-    return re.compile(pattern), ordered
+    return re.compile(_first_chars([g[0].term for g in ordered]) + f"(?:{pattern})"), ordered
+
+
+def _first_chars(terms: list[str]) -> str:
+    """A lookahead for the characters any of `terms` can start with (as `_term_pattern` matches them).
+
+    re tries every alternative at every position of the text; this one test turns away the positions
+    where no term can start, several times faster over a table of a hundred terms, with the same matches.
+    """
+    exact: set[str] = set()
+    folded: set[str] = set()  # of the all-lower-case terms, matched without regard to case
+    for term in terms:
+        first = unicodedata.normalize("NFC", term).split()[0][0]
+        forms = {form[0] for alike in _GROUP.get(first, first) for form in (alike, unicodedata.normalize("NFD", alike))}
+        (folded if term == term.lower() else exact).update(forms)
+    classes = [f"[{''.join(map(re.escape, sorted(chars)))}]" for chars in (exact, folded) if chars]
+    if folded:
+        classes[-1] = f"(?i:{classes[-1]})"
+    return f"(?={'|'.join(classes)})"
 
 
 def choose(entries: tuple[LexiconEntry, ...], text: str, start: int, end: int) -> LexiconEntry | None:
@@ -291,7 +324,7 @@ def apply_lexicon(
     A term ending in a full stop at the end of the text keeps the stop: it also ends the sentence (so does a
     term said after a number, before a capital).
     """
-    compiled = _compile(tuple(entries))
+    compiled = _compile(entries if isinstance(entries, tuple) else tuple(entries))
     if compiled is None:
         return text
     pattern, ordered = compiled

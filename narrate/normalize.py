@@ -126,7 +126,7 @@ def _merged(default: tuple[LexiconEntry, ...], lexicon: tuple[LexiconEntry, ...]
 
 def effective_lexicon(language: str, lexicon: tuple[LexiconEntry, ...]) -> tuple[LexiconEntry, ...]:
     """The default table of `language` with `lexicon` (show and episode) over it."""
-    return _merged(default_lexicon(language), tuple(lexicon))
+    return _merged(default_lexicon(language), lexicon if isinstance(lexicon, tuple) else tuple(lexicon))
 
 
 def spoken_text(

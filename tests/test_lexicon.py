@@ -283,3 +283,23 @@ def test_a_broken_default_table_is_a_packaging_bug(tmp_path: Path, monkeypatch: 
 ])
 def test_holds_sentence(sentence: str, following: str, held: bool) -> None:
     assert holds_sentence(sentence, following) is held
+
+
+def test_every_default_term_is_still_found_past_the_first_character_test() -> None:
+    """The compiled table starts with a lookahead for the characters a term can start with; it must never turn
+    a term away: as written, capitalised when it is a common word, or with a look-alike or decomposed first letter."""
+    import unicodedata
+
+    table = default_lexicon("en")
+    pattern, _ = lexicon._compile(table)
+    for entry in table:
+        term = entry.term
+        forms = {term, unicodedata.normalize("NFD", term)}
+        if term == term.lower():
+            forms.add(term[0].upper() + term[1:])
+        forms |= {alike + term[1:] for alike in lexicon._GROUP.get(term[0], "")}
+        for form in forms:
+            found = pattern.search(f"( {form} )")
+            assert found is not None and found.start() == 2, (entry.term, form)
+    # And a position where no term starts is turned away at once: no match in plain digits.
+    assert pattern.search("12345 67890") is None
