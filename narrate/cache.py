@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import shutil
@@ -96,10 +97,23 @@ class Cache:
 
     def put(self, key: str, wav_file: Path, text: str = "") -> CachedAudio:
         """Copy a finished WAV into the cache (atomic renames; the checksum file goes last)."""
-        dest = self.wav_path(key)
         data = wav_file.read_bytes()
         with wave.open(str(wav_file), "rb") as w:
             rate, frames = w.getframerate(), w.getnframes()
+        return self._store(key, data, rate, frames, text)
+
+    def put_samples(self, key: str, rate: int, samples: bytes, text: str = "") -> CachedAudio:
+        """Store mono 16-bit samples at `rate` as the entry of `key` (as `put` does a WAV file)."""
+        data = io.BytesIO()
+        with wave.open(data, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(samples)
+        return self._store(key, data.getvalue(), rate, len(samples) // 2, text)
+
+    def _store(self, key: str, data: bytes, rate: int, frames: int, text: str) -> CachedAudio:
+        dest = self.wav_path(key)
         meta = {"format": CACHE_FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
                 "rate": rate, "frames": frames, "text": text[:200]}
         with storage_errors(self.root):

@@ -58,8 +58,25 @@ class RenderFailure:
         return f"{self.job.location}: {self.message}"
 
 
-def verify_and_trim(path: Path, text: str, voice: VoiceSpec) -> None:
-    """Check an engine's WAV and rewrite it mono 16-bit with the silence at both ends trimmed."""
+@dataclass(frozen=True)
+class Trimmed:
+    """An engine's audio, checked: mono 16-bit samples at `rate`, the silence at both ends trimmed."""
+
+    rate: int
+    samples: bytes
+
+    def write(self, path: Path) -> None:
+        """As a WAV file at `path`."""
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(self.rate)
+            w.writeframes(self.samples)
+
+
+def trimmed_audio(path: Path, text: str, voice: VoiceSpec) -> Trimmed:
+    """Check an engine's WAV: present, complete, 16-bit, not silent, not implausibly short; its samples,
+    mixed to mono, with the silence at both ends trimmed."""
     if not path.exists() or path.stat().st_size == 0:
         raise EngineError("the engine wrote no audio file")
     try:
@@ -88,11 +105,12 @@ def verify_and_trim(path: Path, text: str, voice: VoiceSpec) -> None:
     if (end - start) / rate < MIN_SHARE_OF_ESTIMATE * expected:
         raise EngineError(f"the audio is truncated: {(end - start) / rate:.2f}s of speech for {words} words "
                           f"(about {expected:.1f}s expected)")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples[start:end].tobytes())
+    return Trimmed(rate, samples[start:end].tobytes())
+
+
+def verify_and_trim(path: Path, text: str, voice: VoiceSpec) -> None:
+    """Check an engine's WAV (trimmed_audio) and rewrite it mono 16-bit with the silence at both ends trimmed."""
+    trimmed_audio(path, text, voice).write(path)
 
 
 def _render_one(engines: dict[str, Engine], targets: dict[str, str], cache: Cache, job: Piece,
@@ -102,18 +120,14 @@ def _render_one(engines: dict[str, Engine], targets: dict[str, str], cache: Cach
         engine = engines[job.voice.engine] = load_engine(job.voice.engine, targets)()
     # The engine writes into the build's scratch folder, not the cache: a cache folder removed or filled
     # meanwhile is then reported by Cache.put with its path, instead of failing inside the engine.
-    tmp: Path | None = None
-    try:
-        with _scratch_errors(scratch):
-            fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".wav", dir=scratch)
-            os.close(fd)
-            tmp = Path(name)
-            engine.render(job.spoken, job.voice, tmp)
-            verify_and_trim(tmp, job.spoken, job.voice)
-        cached = cache.put(job.key, tmp, job.spoken)
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+    # One file per process, emptied before each piece and never deleted until the folder goes: a file
+    # system that is slow to create files after many deletions (ext4) is spared one of each per piece.
+    tmp = scratch / f"{TMP_PREFIX}{os.getpid()}.wav"
+    with _scratch_errors(scratch):
+        tmp.write_bytes(b"")  # nothing of the previous piece can pass for this one's audio
+        engine.render(job.spoken, job.voice, tmp)
+        trimmed = trimmed_audio(tmp, job.spoken, job.voice)
+    cached = cache.put_samples(job.key, trimmed.rate, trimmed.samples, job.spoken)
     return cached.rate, cached.frames
 
 

@@ -249,7 +249,10 @@ class Pyttsx3Engine(Engine):
 
     def _speak_once(self, text: str, out_path: Path) -> bool:
         """One utterance into `out_path`; True when a complete, non-empty WAV was written."""
-        out_path.unlink(missing_ok=True)
+        # Emptied, not deleted: nothing of an earlier utterance can pass for this one's file, and a file
+        # system that is slow to create files after many deletions (ext4) is spared both.
+        if out_path.exists():
+            os.truncate(out_path, 0)
         self._finished.clear()
         self._failure = None
         seconds = FINISH_SECONDS + len(text) / 50
