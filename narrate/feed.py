@@ -88,6 +88,21 @@ def release_datetime(release_date: str) -> dt.datetime:
     return dt.datetime.combine(dt.date.fromisoformat(release_date), RELEASE_TIME)
 
 
+def self_base_url(feed: bytes) -> str | None:
+    """The base URL a feed was published at: its `atom:link rel="self"` (an http or https URL) without the
+    file name; None for bytes that are not XML or a feed without such a link. `narrate serve` and
+    `narrate publish` both read a built show's address from it."""
+    try:
+        root = ET.fromstring(feed)
+    except ET.ParseError:
+        return None
+    for link in root.iter(f"{{{ATOM_NS}}}link"):
+        href = (link.get("href") or "").strip()
+        if link.get("rel") == "self" and href.lower().startswith(("http://", "https://")):
+            return urljoin(href, "./")
+    return None
+
+
 def rfc2822(moment: dt.datetime) -> str:
     """A timezone-aware datetime as an RFC 2822 date, e.g. `Thu, 21 Nov 2026 09:00:00 +0000`."""
     return email.utils.format_datetime(moment)

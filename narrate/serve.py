@@ -23,21 +23,20 @@ import re
 import socket
 import stat
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 import markupsafe
 
 from narrate import __version__
 from narrate.errors import UserError
-from narrate.feed import ATOM_NS
+from narrate.feed import self_base_url
 from narrate.httpfile import CONTENT_TYPES, content_type_for  # noqa: F401 - also importable from here
 from narrate.httpfile import UnsatisfiableRange, if_range_holds, not_modified, parse_range
 from narrate.publish import CONTENT_NAME_RE, FEED_NAME
@@ -56,19 +55,6 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # --------------------------------------------------------------------------- base URL replacement
-
-
-def published_base_url(feed: bytes) -> str | None:
-    """Return the show's published base URL from a feed's atom:link rel="self", or None."""
-    try:
-        root = ET.fromstring(feed)
-    except ET.ParseError:
-        return None
-    for link in root.iter(f"{{{ATOM_NS}}}link"):
-        href = (link.get("href") or "").strip()
-        if link.get("rel") == "self" and href.lower().startswith(("http://", "https://")):
-            return urljoin(href, "./")
-    return None
 
 
 def _escaped_forms(url: str, suffix: str) -> list[str]:
@@ -123,7 +109,7 @@ class PreviewServer(ThreadingHTTPServer):
             if self._base_cache and self._base_cache[0] == key:
                 return self._base_cache[1]
         try:
-            base = published_base_url(feed.read_bytes())
+            base = self_base_url(feed.read_bytes())
         except OSError:
             return None
         if base is None:

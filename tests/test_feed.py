@@ -435,3 +435,20 @@ def test_a_bad_voice_name_is_reported(tmp_path: Path, name: str) -> None:
     problems = Problems()
     parse_show(write_show(tmp_path / "s", show), problems)
     assert any("voice name must be one line of text" in p and "show.yaml:" in p for p in problems.items), problems.items
+
+
+def test_self_base_url_is_the_feeds_own_address_without_its_file_name() -> None:
+    """One reader of a built feed's address, for `narrate serve` and `narrate publish` alike."""
+    from narrate.feed import self_base_url
+
+    def feed(href: str, rel: str = "self") -> bytes:
+        return (f'<rss xmlns:atom="http://www.w3.org/2005/Atom"><channel><atom:link href="{href}" rel="{rel}" '
+                'type="application/rss+xml"/></channel></rss>').encode()
+
+    assert self_base_url(feed("https://example.org/show/feed.xml")) == "https://example.org/show/"
+    assert self_base_url(feed("  HTTP://example.org/a/b/feed-archive-2.xml ")) == "http://example.org/a/b/"
+    assert self_base_url(feed("https://example.org/show/feed.xml", rel="alternate")) is None
+    assert self_base_url(feed("feed.xml")) is None  # not an address a podcast app could fetch
+    assert self_base_url(feed("ftp://example.org/feed.xml")) is None
+    assert self_base_url(b"<rss><channel></channel></rss>") is None
+    assert self_base_url(b"not xml at all <") is None

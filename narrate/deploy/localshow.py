@@ -20,7 +20,7 @@ from pathlib import Path
 
 from narrate.config import display_path, file_kind
 from narrate.errors import ProblemsError, UserError
-from narrate.feed import ATOM_NS, ITUNES_NS, PODCAST_NS
+from narrate.feed import ATOM_NS, ITUNES_NS, PODCAST_NS, self_base_url
 from narrate.fsutil import HASH_DIGITS, TMP_PREFIX
 from narrate.publish import CONTENT_NAME_RE, FEED_NAME
 
@@ -86,19 +86,6 @@ def scan_output(output: Path) -> list[LocalFile]:
     return files
 
 
-def feed_base_url(feed: bytes) -> str | None:
-    """The base URL a feed was built for: its `atom:link rel="self"` without `feed.xml`."""
-    try:
-        root = ET.fromstring(feed)
-    except ET.ParseError:
-        return None
-    for link in root.iter(f"{{{ATOM_NS}}}link"):
-        href = (link.get("href") or "").strip()
-        if link.get("rel") == "self" and href.endswith("/" + FEED_NAME):
-            return href[: -len(FEED_NAME)]
-    return None
-
-
 def feed_references(feed: bytes) -> list[tuple[str, int | None]]:
     """Every URL in the feed that names a file of the show, with the length the feed gives it (enclosures)."""
     root = ET.fromstring(feed)
@@ -143,7 +130,7 @@ def read_local_show(output: Path, base_url: str | None, base_url_location: str =
     files = scan_output(output)
     by_name = {f.name: f for f in files}
     feed = feed_path.read_bytes()
-    built_for = feed_base_url(feed)
+    built_for = self_base_url(feed)
     if built_for is None:
         raise UserError(f"{shown}:1: the feed has no atom:link rel=\"self\" naming its own address: not a feed "
                         "narrate built; run narrate build")
