@@ -36,7 +36,7 @@ from narrate.errors import NarrateError, ProblemsError, UserError
 from narrate.fsutil import TMP_PREFIX
 from narrate.limits import MAX_TIMEOUT
 from narrate.plan import EngineInfo, Piece
-from narrate.render import SCRATCH_PREFIX, RenderFailure, remove_stale_scratch, verify_and_trim
+from narrate.render import SCRATCH_PREFIX, RenderFailure, new_scratch, verify_and_trim
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,7 @@ def _engine(name: str, targets: dict[str, str]) -> Engine:
 def _scratch() -> Path:
     """This worker process's scratch folder; those of killed workers and builds are removed first."""
     if not _SCRATCH:
-        remove_stale_scratch(Path(tempfile.gettempdir()))
-        _SCRATCH.append(Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")))
+        _SCRATCH.append(new_scratch())
     _SCRATCH[0].mkdir(exist_ok=True)
     return _SCRATCH[0]
 

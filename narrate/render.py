@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from narrate.cache import Cache
+from narrate.cache import Cache, mono_wav
 from narrate.engines import Engine, EngineError, load_engine
 from narrate.errors import WRITE_ERRNOS, NarrateError, StorageError
 from narrate.fsutil import TMP_PREFIX
@@ -67,11 +67,7 @@ class Trimmed:
 
     def write(self, path: Path) -> None:
         """As a WAV file at `path`."""
-        with wave.open(str(path), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(self.rate)
-            w.writeframes(self.samples)
+        path.write_bytes(mono_wav(self.rate, self.samples))
 
 
 def trimmed_audio(path: Path, text: str, voice: VoiceSpec) -> Trimmed:
@@ -235,6 +231,13 @@ def remove_stale_scratch(folder: Path) -> int:
     return removed
 
 
+def new_scratch() -> Path:
+    """A fresh scratch folder for this process in the system's temporary folder, once those of builds and
+    workers that were killed (their process is gone) are removed."""
+    remove_stale_scratch(Path(tempfile.gettempdir()))
+    return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+
+
 def _alive(pid: int) -> bool:
     """Whether a process `pid` exists (one of another user counts: its folder is not ours to judge)."""
     try:
@@ -264,9 +267,7 @@ class Prestarted:
 
     def close(self) -> None:
         """Stop every worker not taken and remove the scratch folder."""
-        for worker in self.workers:
-            worker.stop()
-        self.workers = []
+        self.take(0)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
@@ -275,18 +276,28 @@ def prestart_workers(cache_root: Path, targets: dict[str, str], count: int) -> P
 
     Starting returns at once: each worker imports on its own, at a lower priority than the build.
     """
-    single_threaded_blas()
-    remove_stale_scratch(Path(tempfile.gettempdir()))
-    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
-    ctx = mp.get_context("spawn")
-    started = Prestarted([], cache_root, scratch)
+    scratch = new_scratch()
     try:
-        for _ in range(min(max(count, 1), MAX_WORKERS)):
-            started.workers.append(_Worker(ctx, targets, cache_root, scratch))
+        return Prestarted(_spawn(targets, cache_root, scratch, min(max(count, 1), MAX_WORKERS)), cache_root, scratch)
     except BaseException:
-        started.close()
+        shutil.rmtree(scratch, ignore_errors=True)
         raise
-    return started
+
+
+def _spawn(targets: dict[str, str], cache_root: Path, scratch: Path, count: int,
+           started: list[_Worker] | None = None) -> list[_Worker]:
+    """`started` and as many new worker processes as make `count`; on a failure to start one, every worker
+    of the list is stopped."""
+    single_threaded_blas()
+    ctx = mp.get_context("spawn")
+    pool = started or []
+    try:
+        pool += [_Worker(ctx, targets, cache_root, scratch) for _ in range(count - len(pool))]
+    except BaseException:
+        for worker in pool:
+            worker.stop(kill=True)
+        raise
+    return pool
 
 
 def render_jobs(
@@ -315,11 +326,7 @@ def render_jobs(
         prestarted = None
     # Engines write here; removed with whatever a killed worker left in it, so no temporary file outlives the build.
     # A build killed outright (SIGKILL) cannot remove its own: the next one removes it (its process is gone).
-    if prestarted is None:
-        remove_stale_scratch(Path(tempfile.gettempdir()))
-        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
-    else:
-        scratch = prestarted.scratch
+    scratch = new_scratch() if prestarted is None else prestarted.scratch
     try:
         if in_process:
             failures = _render_in_process(jobs, cache, targets, on_done, scratch)
@@ -344,17 +351,9 @@ def _render_in_workers(jobs: Sequence[Piece], cache: Cache, targets: dict[str, s
                        timeout: float, on_done: Callable[[Piece], None] | None,
                        scratch: Path, prestarted: Prestarted | None = None) -> list[RenderFailure]:
     count = min(workers or os.cpu_count() or 1, len(jobs), MAX_WORKERS)
-    single_threaded_blas()
-    ctx = mp.get_context("spawn")
     pending = deque(jobs)
     failures: list[RenderFailure] = []
-    pool = prestarted.take(count) if prestarted is not None else []
-    try:
-        pool += [_Worker(ctx, targets, cache.root, scratch) for _ in range(count - len(pool))]
-    except BaseException:
-        for worker in pool:
-            worker.stop(kill=True)
-        raise
+    pool = _spawn(targets, cache.root, scratch, count, prestarted.take(count) if prestarted is not None else None)
     log.debug("rendering %d pieces with %d worker processes", len(jobs), count)
     try:
         for worker in pool:
