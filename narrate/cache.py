@@ -32,6 +32,17 @@ def piece_key(spoken: str, voice: VoiceSpec, engine_version: str, voice_version:
     return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+def mono_wav(rate: int, samples: bytes) -> bytes:
+    """A WAV file's bytes: mono 16-bit `samples` at `rate` (the cache's sample format)."""
+    data = io.BytesIO()
+    with wave.open(data, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples)
+    return data.getvalue()
+
+
 @dataclass(frozen=True)
 class CachedAudio:
     """A verified cache entry: mono 16-bit WAV at `rate`, `frames` long."""
@@ -104,13 +115,7 @@ class Cache:
 
     def put_samples(self, key: str, rate: int, samples: bytes, text: str = "") -> CachedAudio:
         """Store mono 16-bit samples at `rate` as the entry of `key` (as `put` does a WAV file)."""
-        data = io.BytesIO()
-        with wave.open(data, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes(samples)
-        return self._store(key, data.getvalue(), rate, len(samples) // 2, text)
+        return self._store(key, mono_wav(rate, samples), rate, len(samples) // 2, text)
 
     def _store(self, key: str, data: bytes, rate: int, frames: int, text: str) -> CachedAudio:
         dest = self.wav_path(key)
