@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from narrate.audio import BACKGROUND, audio_key
-from narrate.cache import Cache
+from narrate.cache import Cache, default_cache_dir
 from narrate.cover import episode_artwork
 from narrate.engines import engine_targets
 from narrate.episode import EpisodeWork, build_episode, described, retag_episode
@@ -39,12 +39,13 @@ from narrate.model import Episode, Show
 from narrate.plan import EngineInfo, EpisodePlan, Piece, plan_episode
 from narrate.publish import Published, is_content_named, publish, published_files, remove_superseded
 from narrate.record import EpisodeRecord, GuidRegistry, load_record, save_record
-from narrate.render import Prestarted, prestart_workers, render_jobs
+from narrate.render import render_jobs
 from narrate.script import Project
 from narrate.site import remove_stale_pages, write_site
 from narrate.tags import Artwork, tag_key
 from narrate.validate import validate_project
 from narrate.wording import counted
+from narrate.workers import Prestarted, cold_start
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +139,6 @@ class BuildReport:
         }
 
 
-def default_cache_dir(scripts_dir: Path) -> Path:
-    """The cache lives beside the scripts folder, in `.narrate-cache` (override: NARRATE_CACHE_DIR)."""
-    env = os.environ.get("NARRATE_CACHE_DIR")
-    return Path(env) if env else scripts_dir.resolve().parent / ".narrate-cache"
-
-
 @dataclass(frozen=True)
 class _Sources:
     """What the read phase found: the validated project, the selected episodes, the show's cover, the cache."""
@@ -172,10 +167,16 @@ class _Done:
     rendered_segments: int = 0
 
 
-def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
-    """Build (or plan, with dry_run) every selected episode and publish the show into options.output."""
+def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = None,
+          early: Prestarted | None = None) -> BuildReport:
+    """Build (or plan, with dry_run) every selected episode and publish the show into options.output.
+
+    `early`: render workers the caller started for this build (narrate.workers.cold_start; the CLI does,
+    before it imports this module), lent to it and closed by the caller. Without them a cold build starts
+    its own before it reads the scripts.
+    """
     started = time.monotonic()
-    with _early_workers(scripts_dir, options) as early:
+    with contextlib.nullcontext(early) if early is not None else _early_workers(scripts_dir, options) as early:
         return _build(scripts_dir, options, progress, started, early)
 
 
@@ -209,30 +210,10 @@ def _build(scripts_dir: Path, options: BuildOptions, progress: Progress | None, 
     )
 
 
-@contextlib.contextmanager
-def _early_workers(scripts_dir: Path, options: BuildOptions) -> Iterator[Prestarted | None]:
-    """Render workers started before the build reads the scripts, when everything will have to be rendered.
-
-    A cold build (no cache yet, or --force) renders every piece: its workers then import their engines
-    on the other cores while this process reads and plans, instead of after. Any other build starts them
-    only once the plan shows what is missing, so a rebuild with nothing to render starts none.
-    """
-    cache_root = options.cache_dir or default_cache_dir(scripts_dir)
-    wanted = not (options.dry_run or options.in_process or options.cluster) and (options.force or _empty(cache_root))
-    early = prestart_workers(cache_root, engine_targets(), options.workers or os.cpu_count() or 1) if wanted else None
-    try:
-        yield early
-    finally:
-        if early is not None:
-            early.close()
-
-
-def _empty(cache_root: Path) -> bool:
-    """Whether a cache folder holds no rendered piece (or does not exist)."""
-    try:
-        return next(Cache(cache_root).keys(), None) is None
-    except OSError:
-        return False
+def _early_workers(scripts_dir: Path, options: BuildOptions) -> contextlib.AbstractContextManager:
+    """Workers started before the scripts are read, when the build will render everything (cold_start)."""
+    return cold_start(options.cache_dir or default_cache_dir(scripts_dir), options.workers, force=options.force,
+                      dry_run=options.dry_run, in_process=options.in_process, cluster=options.cluster)
 
 
 def _render_counts(pieces: Iterable[Piece]) -> tuple[int, int]:

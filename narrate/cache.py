@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import shutil
 import wave
 from collections.abc import Iterator
@@ -20,6 +21,12 @@ log = logging.getLogger(__name__)
 #: Bump when the stored audio changes meaning (trimming, sample format): every old entry becomes unused.
 CACHE_FORMAT = 2  # 2: pyttsx3 rate and pitch are applied per render, never carried over
 SAMPLE_FORMAT = "s16le-mono-trimmed"
+
+
+def default_cache_dir(scripts_dir: Path) -> Path:
+    """The cache lives beside the scripts folder, in `.narrate-cache` (override: NARRATE_CACHE_DIR)."""
+    env = os.environ.get("NARRATE_CACHE_DIR")
+    return Path(env) if env else scripts_dir.resolve().parent / ".narrate-cache"
 
 
 def piece_key(spoken: str, voice: VoiceSpec, engine_version: str, voice_version: str = "") -> str:

@@ -5,8 +5,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from narrate.build import default_cache_dir
-from narrate.cache import Cache
+from narrate.cache import Cache, default_cache_dir
 from narrate.model import Episode, Pause
 from narrate.plan import EngineInfo, plan_episode
 from narrate.script import Project, load_project

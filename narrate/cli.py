@@ -127,17 +127,26 @@ def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[i
           prune: bool, workers: int | None, timeout: float | None, cache_dir: Path | None, cluster: str | None,
           wait: bool, as_json: bool, quiet: bool) -> None:
     """Build every episode in SCRIPTS_DIR (default: scripts) into OUTPUT, with the feed."""
-    from narrate.build import BuildOptions
-    from narrate.build import build as run_build
-    from narrate.ui import BarProgress, print_build_report
+    from narrate.cache import default_cache_dir
+    from narrate.workers import cold_start
 
     if quiet:
         ctx.obj["quiet"] = True
         _setup_logging(0, True)
     quiet = ctx.obj["quiet"] or as_json
-    options = BuildOptions(output=output, cache_dir=cache_dir, episodes=episodes, force=force, dry_run=dry_run,
-                           workers=workers, timeout=timeout, wait=wait, prune=prune, cluster=cluster)
-    report = run_build(scripts_dir, options, progress=None if quiet else BarProgress())
+    # A cold build's render workers start first: they import their engines on another core while this
+    # process imports the build's own modules, then reads and plans.
+    with cold_start(cache_dir or default_cache_dir(scripts_dir), workers, force=force, dry_run=dry_run,
+                    cluster=cluster) as early:
+        from narrate.build import BuildOptions
+        from narrate.build import build as run_build
+        from narrate.ui import BarProgress
+
+        options = BuildOptions(output=output, cache_dir=cache_dir, episodes=episodes, force=force, dry_run=dry_run,
+                               workers=workers, timeout=timeout, wait=wait, prune=prune, cluster=cluster)
+        report = run_build(scripts_dir, options, progress=None if quiet else BarProgress(), early=early)
+    from narrate.ui import print_build_report
+
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=1, ensure_ascii=False))
     elif not ctx.obj["quiet"]:

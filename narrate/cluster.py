@@ -36,7 +36,8 @@ from narrate.errors import NarrateError, ProblemsError, UserError
 from narrate.fsutil import TMP_PREFIX
 from narrate.limits import MAX_TIMEOUT
 from narrate.plan import EngineInfo, Piece
-from narrate.render import SCRATCH_PREFIX, RenderFailure, new_scratch, verify_and_trim
+from narrate.render import RenderFailure, verify_and_trim
+from narrate.workers import SCRATCH_PREFIX, new_scratch
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Stage: render pieces of text to audio in parallel worker processes, into the cache.
+"""Stage: render pieces of text to audio in parallel worker processes (narrate.workers), into the cache.
 
 Engines write into a scratch folder of the system's temporary folder, removed when rendering ends (or,
 after a SIGKILL, by the next build);
@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing as mp
 import os
 import shutil
 import sys
-import tempfile
 import time
 import wave
 from collections import deque
@@ -33,9 +31,10 @@ from narrate.cache import Cache, mono_wav
 from narrate.engines import Engine, EngineError, load_engine
 from narrate.errors import WRITE_ERRNOS, NarrateError, StorageError
 from narrate.fsutil import TMP_PREFIX
-from narrate.limits import MAX_TIMEOUT, MAX_WORKERS, give_way, single_threaded_blas
+from narrate.limits import MAX_TIMEOUT, MAX_WORKERS
 from narrate.model import VoiceSpec
 from narrate.plan import Piece
+from narrate.workers import Prestarted, new_scratch, spawn
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,6 @@ SILENCE_PEAK = 0.01  # of full scale: quieter than this throughout counts as sil
 TRIM_THRESHOLD = 0.02  # of full scale: where speech is taken to start and end
 TRIM_MARGIN = 0.01  # seconds of audio kept before the first and after the last loud sample
 MIN_SHARE_OF_ESTIMATE = 0.25  # shorter than this share of the words' expected length: truncated
-STARTUP_TIMEOUT = 120.0  # seconds a worker process may take to import and start
 CHECK_EVERY = 0.5  # seconds between checks, while waiting on workers, that the cache folder still exists
 
 
@@ -141,7 +139,7 @@ def _scratch_errors(scratch: Path) -> Iterator[None]:
                            "temporary folder; TMPDIR chooses another)") from exc
 
 
-def _worker_main(conn: Connection, targets: dict[str, str], cache_root: str, scratch: str) -> None:
+def worker_main(conn: Connection, targets: dict[str, str], cache_root: str, scratch: str) -> None:
     # pyttsx3's espeak driver prints a line per file; a worker's stdout is not the user's terminal.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     engines: dict[str, Engine] = {}
@@ -163,141 +161,6 @@ def _worker_main(conn: Connection, targets: dict[str, str], cache_root: str, scr
             conn.send(("error", job.key, str(exc.message if isinstance(exc, NarrateError) else exc)))
         except Exception as exc:  # noqa: BLE001 - reported with the segment's location by the parent
             conn.send(("error", job.key, f"{type(exc).__name__}: {exc}"))
-
-
-class _Worker:
-    def __init__(self, ctx: mp.context.SpawnContext, targets: dict[str, str], cache_root: Path, scratch: Path) -> None:
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, targets, str(cache_root), str(scratch)),
-                                   daemon=True)
-        self.process.start()
-        # An episode whose pieces are all rendered is encoded first (and the longest one's before the others').
-        give_way(self.process.pid)
-        child.close()
-        self.job: Piece | None = None
-        self.deadline = 0.0
-
-    def wait_ready(self, seconds: float = STARTUP_TIMEOUT) -> None:
-        """Wait for the worker to finish starting, so start-up never counts against a segment's timeout."""
-        try:
-            ready = self.conn.poll(seconds) and self.conn.recv() == ("ready",)
-        except (EOFError, OSError):
-            ready = False
-        if not ready:
-            code = self.process.exitcode
-            self.stop(kill=True)
-            raise NarrateError(f"a render worker did not start within {seconds:g}s"
-                               + (f" (it exited with code {code})" if code is not None else ""))
-
-    def give(self, job: Piece, timeout: float) -> None:
-        self.job, self.deadline = job, time.monotonic() + timeout
-        self.conn.send(job)
-
-    def stop(self, kill: bool = False) -> None:
-        if self.conn.closed:
-            return
-        if kill:
-            self.process.kill()
-        else:
-            try:
-                self.conn.send(None)
-            except OSError:
-                pass
-        self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-        self.conn.close()
-
-
-SCRATCH_PREFIX = TMP_PREFIX + "render-"  # then the pid of the build that owns it
-
-
-def remove_stale_scratch(folder: Path) -> int:
-    """Remove the scratch folders of builds whose process has ended (killed ones); returns how many."""
-    removed = 0
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return 0
-    for name in names:
-        pid, dash, _ = name[len(SCRATCH_PREFIX):].partition("-")
-        if not (name.startswith(SCRATCH_PREFIX) and dash and pid.isdigit()) or _alive(int(pid)):
-            continue
-        shutil.rmtree(folder / name, ignore_errors=True)
-        removed += 1
-    if removed:
-        log.debug("removed %d scratch folders of builds that were killed", removed)
-    return removed
-
-
-def new_scratch() -> Path:
-    """A fresh scratch folder for this process in the system's temporary folder, once those of builds and
-    workers that were killed (their process is gone) are removed."""
-    remove_stale_scratch(Path(tempfile.gettempdir()))
-    return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process `pid` exists (one of another user counts: its folder is not ours to judge)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
-
-
-@dataclass
-class Prestarted:
-    """Render workers started ahead of the work they will get: they import their engine's modules on another
-    core while the build still reads and plans (see prestart_workers)."""
-
-    workers: list[_Worker]
-    cache_root: Path
-    scratch: Path
-
-    def take(self, count: int) -> list[_Worker]:
-        """Up to `count` of the workers, handed over to the caller (who stops them); the others are stopped."""
-        taken, rest, self.workers = self.workers[:count], self.workers[count:], []
-        for worker in rest:
-            worker.stop()
-        return taken
-
-    def close(self) -> None:
-        """Stop every worker not taken and remove the scratch folder."""
-        self.take(0)
-        shutil.rmtree(self.scratch, ignore_errors=True)
-
-
-def prestart_workers(cache_root: Path, targets: dict[str, str], count: int) -> Prestarted:
-    """Start `count` render worker processes now, for a later render_jobs(prestarted=...) into `cache_root`.
-
-    Starting returns at once: each worker imports on its own, at a lower priority than the build.
-    """
-    scratch = new_scratch()
-    try:
-        return Prestarted(_spawn(targets, cache_root, scratch, min(max(count, 1), MAX_WORKERS)), cache_root, scratch)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-
-
-def _spawn(targets: dict[str, str], cache_root: Path, scratch: Path, count: int,
-           started: list[_Worker] | None = None) -> list[_Worker]:
-    """`started` and as many new worker processes as make `count`; on a failure to start one, every worker
-    of the list is stopped."""
-    single_threaded_blas()
-    ctx = mp.get_context("spawn")
-    pool = started or []
-    try:
-        pool += [_Worker(ctx, targets, cache_root, scratch) for _ in range(count - len(pool))]
-    except BaseException:
-        for worker in pool:
-            worker.stop(kill=True)
-        raise
-    return pool
 
 
 def render_jobs(
@@ -353,7 +216,7 @@ def _render_in_workers(jobs: Sequence[Piece], cache: Cache, targets: dict[str, s
     count = min(workers or os.cpu_count() or 1, len(jobs), MAX_WORKERS)
     pending = deque(jobs)
     failures: list[RenderFailure] = []
-    pool = _spawn(targets, cache.root, scratch, count, prestarted.take(count) if prestarted is not None else None)
+    pool = spawn(targets, cache.root, scratch, count, prestarted.take(count) if prestarted is not None else None)
     log.debug("rendering %d pieces with %d worker processes", len(jobs), count)
     try:
         for worker in pool:

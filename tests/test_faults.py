@@ -201,7 +201,7 @@ def test_a_killed_builds_scratch_folder_is_removed_by_the_next_build(show_dir: P
     import subprocess
     import sys
 
-    from narrate.render import SCRATCH_PREFIX
+    from narrate.workers import SCRATCH_PREFIX
 
     temp = tmp_path / "tmp"
     temp.mkdir()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 import narrate.build
-import narrate.render
+import narrate.workers
 from narrate.build import BuildOptions, build
 from narrate.errors import UserError
-from narrate.render import SCRATCH_PREFIX
+from narrate.workers import SCRATCH_PREFIX
 from tests.conftest import EPISODE_ONE, EPISODE_TWO, write_show
 
 TODAY = dt.date(2026, 6, 1)
@@ -23,7 +23,7 @@ TODAY = dt.date(2026, 6, 1)
 def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """'spawn' for every render worker started and 'read' when the build validates the scripts, in order."""
     seen: list[str] = []
-    worker_init = narrate.render._Worker.__init__
+    worker_init = narrate.workers.Worker.__init__
     validate = narrate.build.validate_project
 
     def spawn(self, *args, **kwargs) -> None:
@@ -34,7 +34,7 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append("read")
         return validate(*args, **kwargs)
 
-    monkeypatch.setattr(narrate.render._Worker, "__init__", spawn)
+    monkeypatch.setattr(narrate.workers.Worker, "__init__", spawn)
     monkeypatch.setattr(narrate.build, "validate_project", read)
     return seen
 
@@ -105,3 +105,53 @@ def test_openblas_keeps_one_thread_unless_the_user_chose(chosen: str | None, exp
     code = "import narrate.cli, os; print(os.environ['OPENBLAS_NUM_THREADS'])"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == expected
+
+
+_CLI_SPAWNS = '''
+import json, sys
+from multiprocessing.process import BaseProcess
+
+seen = []
+start = BaseProcess.start
+
+
+def spawn(self):
+    # Whether the build's own modules (numpy, the plan, audio, publishing) were imported yet.
+    seen.append(sorted(name for name in ("narrate.build", "narrate.plan", "numpy") if name in sys.modules))
+    return start(self)
+
+
+if __name__ == "__main__":
+    BaseProcess.start = spawn
+    from narrate.cli import main
+    from narrate.engines import register_engine
+
+    register_engine("fake", "tests.fake_engine:FakeEngine")  # by name: nothing imported yet
+
+    try:
+        main(sys.argv[1:], standalone_mode=False)
+    finally:
+        print(json.dumps(seen))
+'''
+
+
+def test_the_cli_starts_a_cold_builds_workers_before_it_imports_the_build(tmp_path: Path) -> None:
+    """The workers import their engines on the other core while the CLI imports the build, reads and plans."""
+    import json
+    import subprocess
+    import sys
+
+    scripts = write_show(tmp_path / "scripts")
+    wrapper = tmp_path / "cli_spawns.py"
+    wrapper.write_text(_CLI_SPAWNS)
+    args = ["-q", "build", str(scripts), "-o", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"),
+            "--workers", "2"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # tests.fake_engine, in workers too
+    run = subprocess.run([sys.executable, str(wrapper), *args], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == [[], []]  # two workers, before any of those
+    assert list((tmp_path / "out").glob("*.mp3"))
+    # A warm build starts none.
+    run = subprocess.run([sys.executable, str(wrapper), *args], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == []

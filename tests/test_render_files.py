@@ -13,7 +13,8 @@ from narrate.cache import Cache, piece_key
 from narrate.engines import engine_targets
 from narrate.model import Location, VoiceSpec
 from narrate.plan import Piece
-from narrate.render import SCRATCH_PREFIX, Trimmed, render_jobs, trimmed_audio
+from narrate.render import Trimmed, render_jobs, trimmed_audio
+from narrate.workers import SCRATCH_PREFIX
 from tests import fake_engine  # noqa: F401 - registers the fake engine (conftest)
 
 VOICE = VoiceSpec("fake", "low", 175)
