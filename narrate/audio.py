@@ -302,13 +302,13 @@ def loudness_gain(wav: Path, audio: AudioSettings) -> float:
     ffmpeg runs the probes. The limiter that keeps the true peak down, and the MP3 encoder, each take a
     little loudness away, more the louder the input; that loss is measured on excerpts spread over the
     episode (speech in the same voices has the same peaks throughout): through the encode chain at several
-    candidate gains in one ffmpeg run, and through the encoder itself at one of them, side by side. The
+    candidate gains in one ffmpeg run, which also encodes one of them to MP3, measured after it. The
     excerpts' own loudness is measured by the same in-process meter as the whole's, so whatever separates
     it from ffmpeg's meter cancels out of the prediction.
     """
     excerpt = _excerpt(wav)
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=1) as pool:
             whole = pool.submit(wav_loudness, wav) if excerpt != wav else None
             excerpt_raw = wav_loudness(excerpt)
             if excerpt_raw <= ABSOLUTE_GATE:
@@ -316,10 +316,9 @@ def loudness_gain(wav: Path, audio: AudioSettings) -> float:
                 raw = whole.result() if whole else excerpt_raw
                 return 0.0 if raw <= ABSOLUTE_GATE else audio.loudness - raw  # silence: nothing to normalise
             gains = [audio.loudness - excerpt_raw + step for step in GAIN_STEPS]
-            encoded = pool.submit(contextvars.copy_context().run, _encoded_loudness, excerpt, gains[PROBE_STEP], audio)
-            reached = _loudness_at_gains(excerpt, gains, audio)
-            # What the MP3 encoder takes away, at a gain close to the one that will be used.
-            after = encoded.result()
+            # What the MP3 encoder takes away, at a gain close to the one that will be used: the same run
+            # encodes that gain's chain, measured afterwards.
+            reached, after = _loudness_at_gains(excerpt, gains, audio, encode=PROBE_STEP)
             raw = whole.result() if whole else excerpt_raw
     finally:
         if excerpt != wav:
@@ -331,41 +330,44 @@ def loudness_gain(wav: Path, audio: AudioSettings) -> float:
     return _interpolate(gains, predicted, audio.loudness) + codec
 
 
-def _encoded_loudness(wav: Path, gain: float, audio: AudioSettings) -> float:
-    """Integrated loudness of `wav` after the encode chain at `gain` and the MP3 encoder."""
-    probe = temp_path(wav.parent, suffix=".mp3")
-    try:
-        run_ffmpeg(["-y", "-v", "error", "-i", str(wav), "-af", ",".join(_chain(gain, audio)), *_encoder(audio),
-                    "-f", "mp3", str(probe)], "probing the encoder")
-        return measure_loudness(probe, true_peak=False).integrated
-    finally:
-        probe.unlink(missing_ok=True)
-
-
-def _loudness_at_gains(wav: Path, gains: list[float], audio: AudioSettings) -> list[float]:
-    """Integrated loudness of `wav` through the encode chain at each gain, in a single ffmpeg run.
+def _loudness_at_gains(wav: Path, gains: list[float], audio: AudioSettings,
+                       encode: int | None = None) -> tuple[list[float], float | None]:
+    """Integrated loudness of `wav` through the encode chain at each gain, in a single ffmpeg run; with
+    `encode`, the index of one gain, also that chain's output encoded by the episode's MP3 encoder (its
+    loudness, measured after the run; else None).
 
     Each chain's meter writes its metadata to its own temporary file beside `wav` (named relative to
     ffmpeg's working folder there, so no path needs escaping inside the filter graph).
     """
     folder = wav.parent
     outputs = [temp_path(folder, suffix=".r128") for _ in gains]
+    probe = temp_path(folder, suffix=".mp3") if encode is not None else None
     try:
         labels = [f"g{i}" for i in range(len(gains))]
         graph = [f"[0:a]asplit={len(gains)}" + "".join(f"[{label}]" for label in labels)]
-        graph += [f"[{label}]{','.join(_chain(gain, audio))},{_meter(False, out.name)}"
-                  + (",anullsink" if i else "[out]")
-                  for i, (label, gain, out) in enumerate(zip(labels, gains, outputs))]
-        _ffmpeg(["-v", "error", "-nostats", "-i", str(wav.resolve()), "-filter_complex", ";".join(graph),
-                 "-map", "[out]", "-f", "null", "-"], f"measuring the loudness of {wav.name}", cwd=folder)
+        for i, (label, gain, out) in enumerate(zip(labels, gains, outputs)):
+            chain = f"[{label}]{','.join(_chain(gain, audio))}"
+            if i == encode:
+                chain += f",asplit=2[enc][m{i}];[m{i}]"
+            else:
+                chain += ","
+            graph.append(chain + _meter(False, out.name) + (",anullsink" if i else "[out]"))
+        args = ["-v", "error", "-nostats", "-i", str(wav.resolve()), "-filter_complex", ";".join(graph),
+                "-map", "[out]", "-f", "null", "-"]
+        if probe is not None:
+            args += ["-map", "[enc]", *_encoder(audio), "-y", "-f", "mp3", probe.name]
+        _ffmpeg(args, f"measuring the loudness of {wav.name}", cwd=folder)
         levels = []
         for out in outputs:
             with open(out, encoding="utf-8", errors="replace") as lines:
                 levels.append(parse_r128_metadata(lines, False, wav.name).integrated)
-        return levels
+        encoded = measure_loudness(probe, true_peak=False).integrated if probe is not None else None
+        return levels, encoded
     finally:
         for out in outputs:
             out.unlink(missing_ok=True)
+        if probe is not None:
+            probe.unlink(missing_ok=True)
 
 
 def _interpolate(xs: list[float], ys: list[float], target: float) -> float:

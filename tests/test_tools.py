@@ -241,12 +241,18 @@ def test_gains_measured_through_the_chain_in_one_run(ffmpeg_choice: str, tmp_pat
     wav = _write_wav(tmp_path / "program.wav", _program(12.0)[:, 0])
     audio = AudioSettings()
     gains = [0.0, 3.0, 6.0, 9.0]
-    levels = _loudness_at_gains(wav, gains, audio)
+    levels, encoded = _loudness_at_gains(wav, gains, audio)
     assert len(levels) == 4 and levels == sorted(levels), levels
     assert levels[1] - levels[0] == pytest.approx(3.0, abs=0.3)
+    assert encoded is None
     plain = measure_loudness(wav, true_peak=False).integrated
     assert levels[0] == pytest.approx(plain, abs=0.3)
     assert list(tmp_path.iterdir()) == [wav], "the metadata files are removed"
+    # The same run also encodes one gain's chain to MP3: its loudness is that chain's, less the encoder's loss.
+    again, encoded = _loudness_at_gains(wav, gains, audio, encode=1)
+    assert again == levels
+    assert encoded is not None and encoded == pytest.approx(levels[1], abs=1.0) and encoded != levels[1]
+    assert list(tmp_path.iterdir()) == [wav], "the MP3 is removed too"
 
 
 def test_duration_and_soxr(ffmpeg_choice: str, tmp_path: Path) -> None:
