@@ -25,15 +25,23 @@ def temp_path(folder: Path, suffix: str = "") -> Path:
     writes, so a web server running as another user can read what is published; `tempfile.mkstemp`
     would make it 0600.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    path, fd = _new_temp(folder, suffix)
+    os.close(fd)
+    return path
+
+
+def _new_temp(folder: Path, suffix: str) -> tuple[Path, int]:
+    """A new temporary file in `folder` (made first if missing) and its descriptor, open for writing."""
     while True:
         path = folder / f"{TMP_PREFIX}{secrets.token_hex(6)}{suffix}"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
         except FileExistsError:
             continue
-        os.close(fd)
-        return path
+        except FileNotFoundError:
+            if folder.is_dir():
+                raise
+            folder.mkdir(parents=True, exist_ok=True)
 
 
 def is_regular_file(path: Path) -> bool:
@@ -124,9 +132,10 @@ def fsync_folder(folder: Path) -> None:
 
 def write_atomic(dest: Path, data: bytes, durable: bool = True, like: Path | None = None) -> None:
     """Write bytes to a temporary file beside `dest` and rename it into place (modes as for `replace`)."""
-    tmp = temp_path(dest.parent, suffix=dest.suffix)
+    tmp, fd = _new_temp(dest.parent, dest.suffix)
     try:
-        tmp.write_bytes(data)
+        with open(fd, "wb") as out:
+            out.write(data)
         replace(tmp, dest, durable, like)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -414,14 +414,14 @@ def test_a_cache_subfolder_removed_while_an_entry_is_written_is_the_removed_cach
 
     cache = Cache(tmp_path / "cache")
     cache.root.mkdir()
-    real = fsutil.temp_path
+    real = fsutil._new_temp
 
-    def racing(folder: Path, suffix: str = "") -> Path:
+    def racing(folder: Path, suffix: str = "") -> tuple[Path, int]:
         made = real(folder, suffix)
         shutil.rmtree(cache.root)  # the remover reaches the entry's subfolder just after its temporary file
         return made
 
-    monkeypatch.setattr(fsutil, "temp_path", racing)
+    monkeypatch.setattr(fsutil, "_new_temp", racing)
     with pytest.raises(StorageError) as removed:
         cache.put("ab" + "0" * 62, wav)
     assert removed.value.message == cache.removed_error().message
