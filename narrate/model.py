@@ -37,6 +37,19 @@ class VoiceSpec:
 
 
 @dataclass(frozen=True)
+class Piece:
+    """One cue of a segment: its text as written, as spoken, and the cache key of its audio. The unit of
+    rendering: made by narrate.plan, sent to the render workers (which import this light module only)."""
+
+    key: str
+    text: str
+    spoken: str
+    voice: VoiceSpec
+    role: str
+    location: Location
+
+
+@dataclass(frozen=True)
 class LexiconEntry:
     """How to say a word or phrase: a respelling every engine can read, optional espeak phonemes."""
 

@@ -19,25 +19,13 @@ from narrate.cache import piece_key
 from narrate.engines import Engine
 from narrate.errors import UserError
 from narrate.lexicon import holds_sentence, merge_lexicons
-from narrate.model import AudioSettings, Episode, LexiconEntry, Location, Pause, Segment, Show, VoiceSpec
+from narrate.model import AudioSettings, Episode, LexiconEntry, Pause, Piece, Segment, Show, VoiceSpec
 from narrate.normalize import has_words, nothing_to_say, spoken_text
 
 MAX_CUE_CHARS = 84  # two subtitle lines of about 42 characters, about 5 s of speech
 MIN_CUE_CHARS = 12  # a cut never leaves less than this on either side (when it can be helped)
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+(?=\D)|(?<=\S)\s*[—–]\s*(?=\S)|(?<=\s)[—–]\s+")
 _WORD_BREAK = re.compile(r"\s+")
-
-
-@dataclass(frozen=True)
-class Piece:
-    """One cue of a segment: its text as written, as spoken, and the cache key of its audio."""
-
-    key: str
-    text: str
-    spoken: str
-    voice: VoiceSpec
-    role: str
-    location: Location
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,7 @@ from narrate.engines import Engine, EngineError, load_engine
 from narrate.errors import WRITE_ERRNOS, NarrateError, StorageError
 from narrate.fsutil import TMP_PREFIX
 from narrate.limits import MAX_TIMEOUT, MAX_WORKERS
-from narrate.model import VoiceSpec
-from narrate.plan import Piece
+from narrate.model import Piece, VoiceSpec
 from narrate.workers import Prestarted, new_scratch, spawn
 
 log = logging.getLogger(__name__)

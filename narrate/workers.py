@@ -25,7 +25,7 @@ from narrate.limits import MAX_WORKERS, give_way, single_threaded_blas
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-    from narrate.plan import Piece
+    from narrate.model import Piece
 
 log = logging.getLogger(__name__)
 

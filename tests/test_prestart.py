@@ -155,3 +155,26 @@ def test_the_cli_starts_a_cold_builds_workers_before_it_imports_the_build(tmp_pa
     run = subprocess.run([sys.executable, str(wrapper), *args], capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_render_worker_imports_neither_the_planner_nor_the_build() -> None:
+    """What a worker process imports to render a piece: pieces are of a light module (narrate.model), so it
+    never imports the planner's text normalisation (num2words, the lexicon) or anything of the build's."""
+    import base64
+    import json
+    import pickle
+    import subprocess
+    import sys
+
+    from narrate.model import Location, VoiceSpec
+    from narrate.plan import Piece  # as the build makes them
+
+    sent = base64.b64encode(pickle.dumps(Piece("k", "t", "s", VoiceSpec("fake", "v"), "narrator", Location("a", 1))))
+    code = ("import base64, json, pickle, sys; import narrate.cli, narrate.workers, narrate.render; "
+            f"piece = pickle.loads(base64.b64decode({sent.decode()!r})); "
+            "print(json.dumps([type(piece).__name__, sorted(m for m in sys.modules if m.startswith(('narrate', 'num2words')))]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    name, loaded = json.loads(out)
+    assert name == "Piece" and "narrate.render" in loaded
+    assert not set(loaded) & {"narrate.plan", "narrate.normalize", "narrate.lexicon", "num2words", "narrate.build",
+                              "narrate.audio", "narrate.feed"}, loaded
