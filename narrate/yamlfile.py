@@ -60,11 +60,14 @@ def control_problems(text: str, shown: str, first_line: int = 1, limit: int = 5)
     return found
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings are LineDicts, with lines counted from `first_line` of the file."""
+class _Checks(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """Composing and constructing as SafeLoader does, but mappings are LineDicts (lines counted from
+    `first_line` of the file) and the limits above hold. Events come from a parser class mixed in."""
 
-    def __init__(self, stream: str, first_line: int = 1) -> None:
-        super().__init__(stream)
+    def __init__(self, first_line: int = 1) -> None:
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
         self._first_line = first_line
         self._sizes: dict[int, int] = {}  # id(node) -> values in it once its aliases are expanded
         self._aliased = 0
@@ -136,15 +139,53 @@ class _LineLoader(yaml.SafeLoader):
         return value
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
-_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _LineLoader.construct_yaml_timestamp)
-_LineLoader.add_constructor("tag:yaml.org,2002:int", _LineLoader.construct_yaml_int)
-_LineLoader.add_constructor("tag:yaml.org,2002:str", _LineLoader.construct_yaml_str)
+_Checks.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Checks.construct_mapping)
+_Checks.add_constructor("tag:yaml.org,2002:timestamp", _Checks.construct_yaml_timestamp)
+_Checks.add_constructor("tag:yaml.org,2002:int", _Checks.construct_yaml_int)
+_Checks.add_constructor("tag:yaml.org,2002:str", _Checks.construct_yaml_str)
+
+
+class _PureLoader(_Checks, yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """PyYAML's own reader, scanner and parser: what reports a document that does not parse."""
+
+    def __init__(self, stream: str, first_line: int = 1) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        _Checks.__init__(self, first_line)
+
+
+try:
+    from yaml.cyaml import CParser
+except ImportError:  # a PyYAML built without libyaml
+    _FastLoader: type | None = None
+else:
+    class _FastLoader(_Checks, CParser):  # type: ignore[no-redef]
+        """libyaml's reader, scanner and parser (PyYAML's wheels have them): the events several times faster
+        than PyYAML's own. Composing stays in Python (_Checks comes first), so the same limits apply."""
+
+        def __init__(self, stream: str, first_line: int = 1) -> None:
+            CParser.__init__(self, stream)
+            _Checks.__init__(self, first_line)
 
 
 def load_yaml(text: str, first_line: int = 1) -> Any:
-    """Parse YAML safely; raises YamlSyntaxError with a line relative to the file."""
-    loader = _LineLoader(text, first_line)
+    """Parse YAML safely; raises YamlSyntaxError with a line relative to the file.
+
+    Parsed by libyaml where PyYAML has it; a document that libyaml refuses is parsed again by PyYAML's own
+    parser, whose messages name what it found (and which accepts what PyYAML always has), so errors read
+    the same with or without libyaml.
+    """
+    if _FastLoader is not None:
+        try:
+            return _load(_FastLoader, text, first_line)
+        except (yaml.YAMLError, YamlSyntaxError):
+            pass
+    return _load(_PureLoader, text, first_line)
+
+
+def _load(loader_class: type, text: str, first_line: int) -> Any:
+    loader = loader_class(text, first_line)
     try:
         return loader.get_single_data()
     except yaml.YAMLError as exc:
