@@ -109,8 +109,13 @@ def test_sigkill_at_several_points(tmp_path: Path) -> None:
 
 FAKE_SHOW = show_yaml("Kill Stage Show", slug="stages")
 # The fake engine is registered in the build's own process; its render workers import it by name.
-LAUNCH = ("import sys; from narrate.engines import register_engine; "
+#: The build under test, with the fake engine, and each file of the publish stage written 20 ms later: that
+#: stage takes a few milliseconds otherwise, so a signal sent when its log line is read often came after
+#: the build had ended (three misses in a row failed CI on a slow host), and kills between its files were rare.
+LAUNCH = ("import sys, time; from narrate.engines import register_engine; "
           "register_engine('fake', 'tests.fake_engine:FakeEngine'); "
+          "import narrate.publish as p; w = p.write_if_changed; "
+          "p.write_if_changed = lambda *a, **k: (time.sleep(0.02), w(*a, **k))[1]; "
           "from narrate.cli import main; main(sys.argv[1:], prog_name='narrate')")
 STAGES = ("render", "encode", "tag", "publish")
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
