@@ -40,6 +40,8 @@ def _worker_entry(conn: Connection, targets: dict[str, str], cache_root: str, sc
 
 
 class Worker:
+    """One render worker process, the pipe to it, and the piece it is rendering (`job`, due by `deadline`)."""
+
     def __init__(self, ctx: mp.context.SpawnContext, targets: dict[str, str], cache_root: Path, scratch: Path) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_entry, args=(child, targets, str(cache_root), str(scratch)),
@@ -159,7 +161,7 @@ def prestart_workers(cache_root: Path, targets: dict[str, str], count: int) -> P
 
 
 def spawn(targets: dict[str, str], cache_root: Path, scratch: Path, count: int,
-           started: list[Worker] | None = None) -> list[Worker]:
+          started: list[Worker] | None = None) -> list[Worker]:
     """`started` and as many new worker processes as make `count`; on a failure to start one, every worker
     of the list is stopped."""
     single_threaded_blas()
@@ -189,6 +191,7 @@ def cold_start(cache_root: Path, count: int | None, *, force: bool = False, dry_
 
 @contextlib.contextmanager
 def _started(cache_root: Path, count: int) -> Iterator[Prestarted]:
+    """`count` workers for the engines narrate knows, stopped (and their scratch folder removed) at the end."""
     from narrate.engines import engine_targets
 
     early = prestart_workers(cache_root, engine_targets(), count)
