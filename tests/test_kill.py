@@ -133,15 +133,23 @@ def _fake_script(number: int, variant: int) -> str:
 
 
 class _Build:
-    """A build in a subprocess whose `-v` log lines (on stderr) tell which stage it is in."""
+    """A build in a subprocess whose `-v` log lines (on stderr) tell which stage it is in.
 
-    def __init__(self, scripts: Path, out: Path, cache: Path) -> None:
+    With `kill` (stage, signal, delay), the thread that reads those lines sends the signal itself, `delay`
+    seconds after the stage's line: no other thread has to wake up first, so the signal lands within the
+    stage even on a busy machine (a test thread woken by an event came too late three times in a row).
+    """
+
+    def __init__(self, scripts: Path, out: Path, cache: Path,
+                 kill: tuple[str, signal.Signals, float] | None = None) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-c", LAUNCH, "-v", "build", str(scripts), "-o", str(out), "--cache-dir", str(cache),
              "--wait", "--workers", "2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self.stages: list[str] = []
         self.reached: dict[str, threading.Event] = {stage: threading.Event() for stage in STAGES}
+        self.kill = kill
+        self.signalled_in: str | None = None  # the last stage logged when the signal was sent
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -154,6 +162,11 @@ class _Build:
                 self.stages.append(match.group(1))
                 if match.group(1) in self.reached:
                     self.reached[match.group(1)].set()
+                if self.kill and match.group(1) == self.kill[0] and self.signalled_in is None:
+                    time.sleep(self.kill[2])
+                    if self.process.poll() is None:
+                        self.signalled_in = self.stages[-1]
+                        self.process.send_signal(self.kill[1])
 
     def finish(self, timeout: float = 120) -> int:
         code = self.process.wait(timeout)
@@ -197,19 +210,15 @@ def test_kills_at_every_stage_leave_feed_and_files_agreeing(tmp_path: Path) -> N
             changed = episodes if variant % 3 == 0 else (episodes[variant % 2],)
             for n in changed:
                 (scripts / f"00{n}-ep.md").write_text(_fake_script(n, variant))
-            build_ = _Build(scripts, out, cache)
-            assert build_.reached[target].wait(120), f"the build never reached stage {target}: {build_.stages}"
-            time.sleep(rng.uniform(0, MAX_DELAY[target]))
-            at_signal = build_.stages[-1] if build_.stages else "start"
-            if build_.process.poll() is None:
-                build_.process.send_signal(sig)
-                code = build_.finish()
-                if code != 0:
-                    # SIGKILL and SIGTERM end the process by the signal; narrate turns SIGINT into status 130
-                    assert code in (-sig, 130 if sig == signal.SIGINT else -sig), (sig.name, code)
-                    break
-            else:
-                build_.finish()  # it finished before the signal: not a kill; try again with another edit
+            build_ = _Build(scripts, out, cache, kill=(target, sig, rng.uniform(0, MAX_DELAY[target])))
+            code = build_.finish()
+            assert build_.reached[target].is_set(), f"the build never reached stage {target}: {build_.stages}"
+            at_signal = build_.signalled_in
+            if at_signal is not None and code != 0:
+                # SIGKILL and SIGTERM end the process by the signal; narrate turns SIGINT into status 130
+                assert code in (-sig, 130 if sig == signal.SIGINT else -sig), (sig.name, code)
+                break
+            # it finished before the signal (or despite it, ending as it was): not a kill; try another edit
         else:
             pytest.fail(f"could not kill a build during stage {target}")
         hits.append((target, sig.name, at_signal, build_.stages[-1] if build_.stages else "start"))
