@@ -204,6 +204,7 @@ def test_kills_at_every_stage_leave_feed_and_files_agreeing(tmp_path: Path) -> N
     variant = 0
     hits: list[tuple[str, str, str, str]] = []  # (target, signal, stage when signalled, last stage logged)
     for target, sig in plan:
+        missed: list[str] = []  # why each attempt did not count as a kill
         for _attempt in range(3):
             variant += 1
             # alternate which episodes change, so a killed build always has new audio to replace old files with
@@ -219,8 +220,10 @@ def test_kills_at_every_stage_leave_feed_and_files_agreeing(tmp_path: Path) -> N
                 assert code in (-sig, 130 if sig == signal.SIGINT else -sig), (sig.name, code)
                 break
             # it finished before the signal (or despite it, ending as it was): not a kill; try another edit
+            missed.append(f"exit {code}, signalled in {at_signal}, stages {build_.stages}, last lines "
+                          f"{[line.strip()[:80] for line in build_.lines[-3:]]}")
         else:
-            pytest.fail(f"could not kill a build during stage {target}")
+            pytest.fail(f"could not kill a build during stage {target} with {sig.name}: " + "; ".join(missed))
         hits.append((target, sig.name, at_signal, build_.stages[-1] if build_.stages else "start"))
         report = check_published(out)
         assert report.problems == (), (target, sig.name, report.problems)
