@@ -112,7 +112,10 @@ FAKE_SHOW = show_yaml("Kill Stage Show", slug="stages")
 #: The build under test, with the fake engine, and each file of the publish stage written 20 ms later: that
 #: stage takes a few milliseconds otherwise, so a signal sent when its log line is read often came after
 #: the build had ended (three misses in a row failed CI on a slow host), and kills between its files were rare.
-LAUNCH = ("import sys, time; from narrate.engines import register_engine; "
+#: SIGINT gets Python's own handler back: a suite started in the background by a non-interactive shell
+#: (`.ci/run &`) runs with SIGINT ignored, which every child inherits, and the build would ignore it too.
+LAUNCH = ("import signal, sys, time; signal.signal(signal.SIGINT, signal.default_int_handler); "
+          "from narrate.engines import register_engine; "
           "register_engine('fake', 'tests.fake_engine:FakeEngine'); "
           "import narrate.publish as p; w = p.write_if_changed; "
           "p.write_if_changed = lambda *a, **k: (time.sleep(0.02), w(*a, **k))[1]; "
