@@ -110,8 +110,8 @@ def test_sigkill_at_several_points(tmp_path: Path) -> None:
 FAKE_SHOW = show_yaml("Kill Stage Show", slug="stages")
 # The fake engine is registered in the build's own process; its render workers import it by name.
 #: The build under test, with the fake engine, and each file of the publish stage written 20 ms later: that
-#: stage takes a few milliseconds otherwise, so a signal sent when its log line is read often came after
-#: the build had ended (three misses in a row failed CI on a slow host), and kills between its files were rare.
+#: stage takes a few milliseconds otherwise, so a signal sent when its log line is read could come after the
+#: build had ended, and kills between its files were rare.
 #: SIGINT gets Python's own handler back: a suite started in the background by a non-interactive shell
 #: (`.ci/run &`) runs with SIGINT ignored, which every child inherits, and the build would ignore it too.
 LAUNCH = ("import signal, sys, time; signal.signal(signal.SIGINT, signal.default_int_handler); "
@@ -140,7 +140,7 @@ class _Build:
 
     With `kill` (stage, signal, delay), the thread that reads those lines sends the signal itself, `delay`
     seconds after the stage's line: no other thread has to wake up first, so the signal lands within the
-    stage even on a busy machine (a test thread woken by an event came too late three times in a row).
+    stage even on a busy machine.
     """
 
     def __init__(self, scripts: Path, out: Path, cache: Path,
