@@ -179,7 +179,7 @@ def load_yaml(text: str, first_line: int = 1) -> Any:
     if _FastLoader is not None:
         try:
             return _load(_FastLoader, text, first_line)
-        except (yaml.YAMLError, YamlSyntaxError):
+        except YamlSyntaxError:  # _load turns every yaml.YAMLError into this
             pass
     return _load(_PureLoader, text, first_line)
 
