@@ -37,7 +37,7 @@ from narrate.fsutil import TMP_PREFIX
 from narrate.limits import MAX_TIMEOUT
 from narrate.plan import EngineInfo, Piece
 from narrate.render import RenderFailure, verify_and_trim
-from narrate.workers import SCRATCH_PREFIX, new_scratch
+from narrate.workers import new_scratch
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ class ClusterRenderer:
         futures = {self.client.submit(render_remote, job, self.targets, (narrate_version, engines[job.voice.engine]),
                                       key=f"narrate-piece-{job.key}", retries=RETRIES): job for job in jobs}
         log.debug("rendering %d pieces on the Dask cluster at %s", len(jobs), self.address)
-        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+        scratch = new_scratch()
         failures: list[RenderFailure] = []
         done = distributed.as_completed(list(futures), loop=self.client.loop, with_results=False)
         # The workers' engines were started by the survey (worker_facts): the first piece has no start-up to wait for.
