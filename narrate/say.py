@@ -14,12 +14,16 @@ import datetime as dt
 import tempfile
 import wave
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from narrate.config import DEFAULT_VOICES, find_show_file, load_show
 from narrate.errors import UserError
 from narrate.model import Chapter, DocumentInfo, Episode, Location, Segment, Show, VoiceSpec
 from narrate.normalize import has_words, spoken_text
 from narrate.plan import Gap, Piece, split_cues
+
+if TYPE_CHECKING:
+    from narrate.cache import Cache
 
 #: What a show without a show file is, for `say`: the default cast, English, no lexicon.
 _NO_SHOW = dict(path="", title="", author="", description="", language="en", category="", explicit=False,
