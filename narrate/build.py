@@ -17,6 +17,7 @@ import contextlib
 import contextvars
 import dataclasses
 import datetime as dt
+import enum
 import hashlib
 import json
 import logging
@@ -167,17 +168,26 @@ class _Done:
     rendered_segments: int = 0
 
 
+class _Decide(enum.Enum):
+    DECIDE = "decide"
+
+
+#: build()'s `early` when the caller has not decided: build() starts a cold build's workers itself.
+DECIDE = _Decide.DECIDE
+
+
 def build(scripts_dir: Path, options: BuildOptions, progress: Progress | None = None,
-          early: Prestarted | None = None) -> BuildReport:
+          early: Prestarted | None | _Decide = DECIDE) -> BuildReport:
     """Build (or plan, with dry_run) every selected episode and publish the show into options.output.
 
-    `early`: render workers the caller started for this build (narrate.workers.cold_start; the CLI does,
-    before it imports this module), lent to it and closed by the caller. Without them a cold build starts
-    its own before it reads the scripts.
+    `early`: what the caller decided with narrate.workers.cold_start (the CLI does, before it imports this
+    module): the render workers it started for this build, lent to it and closed by the caller, or None for
+    a build that starts workers only once its plan shows what is missing. Left out, build() decides itself,
+    and a cold build starts its own workers before it reads the scripts.
     """
     started = time.monotonic()
-    with contextlib.nullcontext(early) if early is not None else _early_workers(scripts_dir, options) as early:
-        return _build(scripts_dir, options, progress, started, early)
+    with _early_workers(scripts_dir, options) if early is DECIDE else contextlib.nullcontext(early) as lent:
+        return _build(scripts_dir, options, progress, started, lent)
 
 
 def _build(scripts_dir: Path, options: BuildOptions, progress: Progress | None, started: float,

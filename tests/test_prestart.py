@@ -178,3 +178,28 @@ def test_a_render_worker_imports_neither_the_planner_nor_the_build() -> None:
     assert name == "Piece" and "narrate.render" in loaded
     assert not set(loaded) & {"narrate.plan", "narrate.normalize", "narrate.lexicon", "num2words", "narrate.build",
                               "narrate.audio", "narrate.feed"}, loaded
+
+
+def test_the_cli_decides_once_whether_a_build_is_cold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's decision (here: warm, so no early workers) is passed to the build, which does not look again."""
+    from click.testing import CliRunner
+
+    from narrate.cli import main
+
+    scripts = write_show(tmp_path / "scripts")
+    args = ["-q", "build", str(scripts), "-o", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"),
+            "--workers", "1"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    looks: list[Path] = []
+    no_entries = narrate.workers._no_entries
+
+    def look(cache_root: Path) -> bool:
+        looks.append(cache_root)
+        return no_entries(cache_root)
+
+    monkeypatch.setattr(narrate.workers, "_no_entries", look)
+    (scripts / "001-first.md").write_text(EPISODE_ONE.replace("It sets the scene.", "It sets a new scene."))
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert looks == [tmp_path / "cache"]
+    assert list((tmp_path / "out").glob("*.mp3"))
