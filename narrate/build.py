@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from narrate.audio import BACKGROUND, audio_key
 from narrate.cache import Cache, default_cache_dir
@@ -47,6 +48,9 @@ from narrate.tags import Artwork, tag_key
 from narrate.validate import validate_project
 from narrate.wording import counted
 from narrate.workers import Prestarted, cold_start
+
+if TYPE_CHECKING:
+    from narrate.shared import SharedCache
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,7 @@ class BuildOptions:
     prune: bool = False
     today: dt.date | None = None
     cluster: str | None = None  # a Dask scheduler's address: render there (narrate.cluster)
+    shared_cache: str | None = None  # an fsspec URL: pieces are shared there too (narrate.shared)
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,7 @@ class _Sources:
     cover_name: str
     cache: Cache
     guids: GuidRegistry
+    shared: SharedCache | None = None
 
     @property
     def show(self) -> Show:
@@ -196,9 +202,10 @@ def _build(scripts_dir: Path, options: BuildOptions, progress: Progress | None, 
     work = _plan(sources)
     if options.dry_run:
         entries = _decide(sources, work, load_record(options.output), options)
+        building = [p for e in entries if e.action == "build" for p in work[e.slug].plan.pieces]
+        shared = sources.shared.keys() if sources.shared is not None and building and not options.force else set()
         pieces, segments = _render_counts(
-            p for e in entries if e.action == "build" for p in work[e.slug].plan.pieces
-            if options.force or not sources.cache.has(p.key))
+            p for p in building if options.force or not (sources.cache.has(p.key) or p.key in shared))
         return BuildReport(tuple(entries), dry_run=True, rendered=pieces, rendered_segments=segments,
                            seconds=time.monotonic() - started)
     output = options.output
@@ -223,7 +230,8 @@ def _build(scripts_dir: Path, options: BuildOptions, progress: Progress | None, 
 def _early_workers(scripts_dir: Path, options: BuildOptions) -> contextlib.AbstractContextManager:
     """Workers started before the scripts are read, when the build will render everything (cold_start)."""
     return cold_start(options.cache_dir or default_cache_dir(scripts_dir), options.workers, force=options.force,
-                      dry_run=options.dry_run, in_process=options.in_process, cluster=options.cluster)
+                      dry_run=options.dry_run, in_process=options.in_process, cluster=options.cluster,
+                      shared=bool(options.shared_cache))
 
 
 def _render_counts(pieces: Iterable[Piece]) -> tuple[int, int]:
@@ -238,8 +246,13 @@ def _read(scripts_dir: Path, options: BuildOptions) -> _Sources:
     valid = validate_project(scripts_dir)
     selected = tuple(_select(valid.project, options.episodes))
     cache = Cache(options.cache_dir or default_cache_dir(scripts_dir))
+    shared = None
+    if options.shared_cache:
+        from narrate.shared import SharedCache  # fsspec, only for a build that shares its cache
+
+        shared = SharedCache(options.shared_cache)
     return _Sources(valid.project, selected, EngineInfo(valid.engines), valid.artwork, valid.cover_name, cache,
-                    GuidRegistry(scripts_dir))
+                    GuidRegistry(scripts_dir), shared)
 
 
 def _plan(sources: _Sources) -> dict[str, EpisodeWork]:
@@ -334,6 +347,10 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
     show, cache = sources.show, sources.cache
     to_build = sorted(to_build, key=lambda w: -sum(len(piece.spoken) for piece in w.plan.pieces))
     pieces = _pieces_to_render(to_build, cache, options.force)
+    shared = sources.shared
+    in_shared = shared.keys() if shared is not None and to_build else set()
+    if in_shared and not options.force:
+        pieces = _fetch_shared(shared, pieces, in_shared, cache, progress)
     waiting = {w.slug: {p.key for p in pieces} & {p.key for p in w.plan.pieces} for w in to_build}
     futures: dict[str, Future[tuple[EpisodeRecord, EpisodeOutcome]]] = {}
     rendered: list[str] = []
@@ -359,7 +376,9 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
         log.debug("stage render: %s to render", counted(len(pieces), "piece"))
         progress.start("rendering pieces" + (f" on {cluster}" if remote else ""), len(pieces))
         if remote:
-            failures = remote.render(pieces, cache, timeout=options.timeout or show.render.timeout, on_done=on_done)
+            failures = remote.render(pieces, cache, timeout=options.timeout or show.render.timeout, on_done=on_done,
+                                     shared=shared)
+            in_shared |= remote.stored  # written there by the workers
         else:
             failures = render_jobs(
                 pieces, cache, engine_targets(), workers=options.workers or show.render.workers,
@@ -367,17 +386,54 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
                 prestarted=early,
             )
         progress.finish()
+        failure_lines = [str(f) for f in failures]
+        if shared is not None:
+            # Every piece of the episodes built goes to the shared cache (also one only this machine had).
+            upload = {p.key for w in to_build for p in w.plan.pieces} - in_shared
+            if options.force:
+                upload |= set(rendered) - (remote.stored if remote else set())
+            failure_lines += _upload_shared(shared, upload, cache, progress)
         for w in to_build:
             if w.slug not in futures:
                 # After a failure no new piece starts: this episode keeps its published version.
                 log.warning("episode %d not rebuilt: rendering stopped before all its segments were done; "
                             "its published version stays", w.plan.episode.number)
         progress.start("assembling and encoding episodes", len(futures))
-        done = _collect(futures, {w.slug: w for w in to_build}, [str(f) for f in failures], progress)
+        done = _collect(futures, {w.slug: w for w in to_build}, failure_lines, progress)
         progress.finish()
     keys = set(rendered)
     pieces_done, segments_done = _render_counts(p for w in to_build for p in w.plan.pieces if p.key in keys)
     return dataclasses.replace(done, rendered=pieces_done, rendered_segments=segments_done)
+
+
+def _fetch_shared(shared: SharedCache, pieces: list[Piece], in_shared: set[str], cache: Cache,
+                  progress: Progress) -> list[Piece]:
+    """Copy the missing pieces the shared cache has into the local one; the pieces still to render."""
+    wanted = {p.key: p.spoken for p in pieces if p.key in in_shared}
+    if not wanted:
+        return pieces
+    cache.check_writable()
+    progress.start(f"fetching pieces from {shared.url}", len(wanted))
+    fetched = shared.fetch(wanted, cache, wanted, advance=progress.advance)
+    progress.finish()
+    log.debug("stage render: %s fetched from the shared cache %s", counted(len(fetched), "piece"), shared.url)
+    return [p for p in pieces if p.key not in fetched]
+
+
+def _upload_shared(shared: SharedCache, keys: set[str], cache: Cache, progress: Progress) -> list[str]:
+    """Copy these pieces of the local cache into the shared one; the failure's line, if it failed."""
+    keys = {key for key in keys if cache.has(key)}
+    if not keys:
+        return []
+    progress.start(f"storing pieces in {shared.url}", len(keys))
+    try:
+        stored = shared.upload(keys, cache, advance=progress.advance)
+    except NarrateError as exc:
+        return [f"{exc.message} (the episodes were built; the pieces not stored there are in {cache.root} only)"]
+    finally:
+        progress.finish()
+    log.debug("stage render: %s stored in the shared cache %s", counted(stored, "piece"), shared.url)
+    return []
 
 
 def _cluster(address: str | None, pieces: list[Piece], sources: _Sources) -> contextlib.AbstractContextManager:

@@ -124,6 +124,10 @@ class Cache:
         """Store mono 16-bit samples at `rate` as the entry of `key` (as `put` does a WAV file)."""
         return self._store(key, mono_wav(rate, samples), rate, len(samples) // 2, text)
 
+    def put_checked(self, key: str, data: bytes, rate: int, frames: int, text: str = "") -> CachedAudio:
+        """Store a WAV file's bytes already checked to be mono 16-bit, `frames` long at `rate` (narrate.shared)."""
+        return self._store(key, data, rate, frames, text)
+
     def _store(self, key: str, data: bytes, rate: int, frames: int, text: str) -> CachedAudio:
         dest = self.wav_path(key)
         meta = {"format": CACHE_FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),

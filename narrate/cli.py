@@ -99,6 +99,19 @@ class ClusterAddress(click.ParamType):
         return value.strip()
 
 
+class CacheLocation(click.ParamType):
+    """A cache folder, or the fsspec URL of a shared cache (SCHEME://...: narrate.shared)."""
+
+    name = "folder|url"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        from narrate.shared import is_url
+
+        if isinstance(value, str) and is_url(value.strip()):
+            return value.strip()
+        return Path(value)
+
+
 SCRIPTS = click.argument("scripts_dir", type=click.Path(path_type=Path), default="scripts", required=False)
 
 
@@ -115,8 +128,9 @@ SCRIPTS = click.argument("scripts_dir", type=click.Path(path_type=Path), default
 @click.option("--timeout", type=Number(0, MAX_TIMEOUT, "a number of seconds", above=True), default=None,
               help=f"Seconds one piece (a caption-sized part of a segment) may take to render, above 0 and at "
                    f"most {MAX_TIMEOUT:g} (default 120).")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-              help="Segment cache folder (default: .narrate-cache beside the scripts folder).")
+@click.option("--cache-dir", type=CacheLocation(), default=None,
+              help="Segment cache folder (default: .narrate-cache beside the scripts folder), or the fsspec URL of "
+                   "a shared cache (s3://BUCKET/PATH, file:///PATH), used beside the default folder.")
 @click.option("--cluster", type=ClusterAddress(), default=None,
               help="Render on the Dask cluster whose scheduler is at tcp://HOST:PORT (needs narrate[dask]).")
 @click.option("--wait", is_flag=True, help="Wait for another build on the same output instead of refusing.")
@@ -124,7 +138,7 @@ SCRIPTS = click.argument("scripts_dir", type=click.Path(path_type=Path), default
 @click.option("-q", "--quiet", is_flag=True, help="No progress or table; errors only (for scripts).")
 @click.pass_context
 def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[int, ...], dry_run: bool, force: bool,
-          prune: bool, workers: int | None, timeout: float | None, cache_dir: Path | None, cluster: str | None,
+          prune: bool, workers: int | None, timeout: float | None, cache_dir: Path | str | None, cluster: str | None,
           wait: bool, as_json: bool, quiet: bool) -> None:
     """Build every episode in SCRIPTS_DIR (default: scripts) into OUTPUT, with the feed."""
     from narrate.cache import default_cache_dir
@@ -134,16 +148,19 @@ def build(ctx: click.Context, scripts_dir: Path, output: Path, episodes: tuple[i
         ctx.obj["quiet"] = True
         _setup_logging(0, True)
     quiet = ctx.obj["quiet"] or as_json
+    shared_cache = cache_dir if isinstance(cache_dir, str) else None
+    cache_dir = None if shared_cache else cache_dir
     # A cold build's render workers start first: they import their engines on another core while this
     # process imports the build's own modules, then reads and plans.
     with cold_start(cache_dir or default_cache_dir(scripts_dir), workers, force=force, dry_run=dry_run,
-                    cluster=cluster) as early:
+                    cluster=cluster, shared=bool(shared_cache)) as early:
         from narrate.build import BuildOptions
         from narrate.build import build as run_build
         from narrate.ui import BarProgress
 
         options = BuildOptions(output=output, cache_dir=cache_dir, episodes=episodes, force=force, dry_run=dry_run,
-                               workers=workers, timeout=timeout, wait=wait, prune=prune, cluster=cluster)
+                               workers=workers, timeout=timeout, wait=wait, prune=prune, cluster=cluster,
+                               shared_cache=shared_cache)
         report = run_build(scripts_dir, options, progress=None if quiet else BarProgress(), early=early)
     from narrate.ui import print_build_report
 
@@ -224,11 +241,15 @@ def import_(file: Path, output: Path | None, episode: int | None, title: str | N
 @main.command()
 @SCRIPTS
 @click.option("--unused", is_flag=True, help="Remove only entries no script uses any more.")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Segment cache folder.")
-def clean(scripts_dir: Path, unused: bool, cache_dir: Path | None) -> None:
+@click.option("--cache-dir", type=CacheLocation(), default=None, help="Segment cache folder.")
+def clean(scripts_dir: Path, unused: bool, cache_dir: Path | str | None) -> None:
     """Remove the segment cache (or with --unused, only entries no script uses)."""
     from narrate.check import clean_cache
     from narrate.wording import plural
+
+    if isinstance(cache_dir, str):
+        raise UserError(f"--cache-dir {cache_dir}: narrate clean removes a local cache folder; a shared cache is "
+                        "cleaned with its storage's own tools")
 
     count, freed = clean_cache(scripts_dir, cache_dir, unused)
     what = f"{count} unused {plural(count, 'entry')}" if unused else "the cache"

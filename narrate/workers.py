@@ -177,13 +177,15 @@ def spawn(targets: dict[str, str], cache_root: Path, scratch: Path, count: int,
 
 
 def cold_start(cache_root: Path, count: int | None, *, force: bool = False, dry_run: bool = False,
-               in_process: bool = False, cluster: str | None = None) -> contextlib.AbstractContextManager:
+               in_process: bool = False, cluster: str | None = None,
+               shared: bool = False) -> contextlib.AbstractContextManager:
     """Workers started now, when a build will render everything: its cache is empty (or missing) or it is
     forced. A context manager giving a Prestarted, or None for any other build (it starts workers once
     its plan shows what is missing, so a rebuild with nothing to render starts none). Dry runs,
-    in-process rendering and a cluster never start local workers here.
+    in-process rendering and a cluster never start local workers here. With a shared cache (`shared`), an
+    empty local cache is not cold: the pieces may be in the shared one.
     """
-    wanted = not (dry_run or in_process or cluster) and (force or _no_entries(cache_root))
+    wanted = not (dry_run or in_process or cluster) and (force or (not shared and _no_entries(cache_root)))
     if not wanted:
         return contextlib.nullcontext(None)
     return _started(cache_root, count or os.cpu_count() or 1)

@@ -1,0 +1,192 @@
+"""A shared cache at an fsspec URL (`--cache-dir s3://bucket/cache`, `file:///mnt/shared/cache`).
+
+Several building machines, and the workers of a Dask cluster, share rendered pieces through it: a piece
+rendered anywhere is reused everywhere. Its layout is the local cache's (`<k[:2]>/<key>.wav` and the
+`<key>.json` checksum beside it), and the checksum file is written last, so an entry without one is not
+an entry. A build keeps a local copy of each piece it uses (the default cache folder), because assembly
+reads pieces as files; every piece fetched is checked against its checksum before it is used.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import posixpath
+import uuid
+import wave
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from narrate.cache import CACHE_FORMAT, Cache
+from narrate.errors import NarrateError, UserError
+from narrate.fsutil import TMP_PREFIX
+
+log = logging.getLogger(__name__)
+
+#: Entries fetched or stored per batch: fsspec runs a batch's transfers concurrently on remote file systems.
+BATCH = 64
+
+
+def is_url(location: str) -> bool:
+    """Whether a --cache-dir value names a shared cache (SCHEME://...) rather than a local folder."""
+    scheme, sep, _ = location.partition("://")
+    return bool(sep) and scheme.isascii() and scheme.replace("+", "").replace("-", "").isalnum() and len(scheme) > 1
+
+
+class SharedCache:
+    """Entries at an fsspec URL, read into and written from a local Cache."""
+
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
+        import fsspec
+
+        self.url = url.rstrip("/")
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(self.url, skip_instance_cache=True, **(storage_options or {}))
+        except ImportError as exc:
+            scheme = self.url.partition("://")[0]
+            hint = " (install narrate[publish] for s3:// and sftp://)" if scheme in ("s3", "sftp", "ssh") else ""
+            raise UserError(f"shared cache {self.url}: {exc}{hint}") from None
+        except ValueError as exc:
+            raise UserError(f"shared cache {self.url}: {exc}") from None
+        self.root = self.root.rstrip("/")
+        self._local = "file" in _protocols(self.fs)
+
+    def __getstate__(self) -> dict:
+        # Sent to Dask workers as its URL: each opens the file system with its own credentials.
+        return {"url": self.url}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["url"])  # type: ignore[misc]
+
+    def _path(self, key: str, suffix: str) -> str:
+        return posixpath.join(self.root, key[:2], f"{key}{suffix}")
+
+    def failed(self, what: str, exc: BaseException) -> NarrateError:
+        """The one line for a shared cache that could not be read or written."""
+        return NarrateError(f"shared cache {self.url}: cannot {what}: {type(exc).__name__}: {exc}")
+
+    def keys(self) -> set[str]:
+        """Every key with a checksum file in the shared cache (one listing)."""
+        try:
+            if not self.fs.exists(self.root):
+                return set()
+            found = self.fs.find(self.root)
+        except FileNotFoundError:
+            return set()
+        except Exception as exc:  # noqa: BLE001 - fsspec back ends raise their own (botocore, asyncssh)
+            raise self.failed("list its entries", exc) from None
+        return {posixpath.basename(path)[:-5] for path in found
+                if path.endswith(".json") and not posixpath.basename(path).startswith(TMP_PREFIX)}
+
+    def fetch(self, keys: Iterable[str], cache: Cache, texts: dict[str, str] | None = None,
+              advance: Callable[[int], None] | None = None) -> set[str]:
+        """Copy the entries of `keys` into `cache`, each checked against its checksum; the keys copied.
+
+        An entry that is missing, torn or fails its checksum is left out (it is rendered again)."""
+        copied: set[str] = set()
+        keys = sorted(set(keys))
+        for start in range(0, len(keys), BATCH):
+            batch = keys[start:start + BATCH]
+            metas = self._cat([self._path(k, ".json") for k in batch], "read its entries")
+            wavs = self._cat([self._path(k, ".wav") for k in batch if self._path(k, ".json") in metas],
+                             "read its entries")
+            for key in batch:
+                meta, data = metas.get(self._path(key, ".json")), wavs.get(self._path(key, ".wav"))
+                if meta is None or data is None:
+                    continue
+                entry = _checked(meta, data)
+                if entry is None:
+                    log.warning("shared cache %s: entry %s is damaged; it will be rendered again", self.url, key[:12])
+                    continue
+                rate, frames = entry
+                cache.put_checked(key, data, rate, frames, (texts or {}).get(key, ""))
+                copied.add(key)
+            if advance is not None:
+                advance(len(batch))
+        return copied
+
+    def store(self, key: str, wav: bytes, meta: bytes) -> None:
+        """Write one entry: its audio, then its checksum file (which makes it an entry)."""
+        self.store_many([(key, wav, meta)])
+
+    def store_many(self, entries: Iterable[tuple[str, bytes, bytes]],
+                   advance: Callable[[int], None] | None = None) -> None:
+        """Write entries (key, WAV bytes, checksum file bytes): a batch's audio files first, then its checksums."""
+        entries = list(entries)
+        for start in range(0, len(entries), BATCH):
+            batch = entries[start:start + BATCH]
+            self._pipe({self._path(key, ".wav"): wav for key, wav, _ in batch})
+            self._pipe({self._path(key, ".json"): meta for key, _, meta in batch})
+            if advance is not None:
+                advance(len(batch))
+
+    def upload(self, keys: Iterable[str], cache: Cache, advance: Callable[[int], None] | None = None) -> int:
+        """Copy the local cache's entries of `keys` into the shared cache; how many."""
+        entries = []
+        for key in sorted(set(keys)):
+            wav_path = cache.wav_path(key)
+            try:
+                entries.append((key, wav_path.read_bytes(), wav_path.with_suffix(".json").read_bytes()))
+            except FileNotFoundError:
+                continue
+        self.store_many(entries, advance)
+        return len(entries)
+
+    def _cat(self, paths: list[str], what: str) -> dict[str, bytes]:
+        if not paths:
+            return {}
+        try:
+            found = self.fs.cat(paths, on_error="omit")
+        except Exception as exc:  # noqa: BLE001 - fsspec back ends raise their own
+            raise self.failed(what, exc) from None
+        return {_strip(self.fs, path): data for path, data in found.items()}
+
+    def _pipe(self, files: dict[str, bytes]) -> None:
+        try:
+            for folder in sorted({posixpath.dirname(path) for path in files}) if self._local else ():
+                self.fs.makedirs(folder, exist_ok=True)
+            if self._local:
+                # A shared folder: written under a temporary name and renamed, so a reader never sees half a file.
+                for path, data in files.items():
+                    tmp = posixpath.join(posixpath.dirname(path), f"{TMP_PREFIX}{uuid.uuid4().hex}")
+                    self.fs.pipe_file(tmp, data)
+                    self.fs.mv(tmp, path)
+            else:
+                self.fs.pipe(files)  # an object store writes each object whole
+        except Exception as exc:  # noqa: BLE001 - fsspec back ends raise their own
+            raise self.failed("write to it", exc) from None
+
+
+def entry_meta(key: str, wav: bytes, text: str = "") -> bytes:
+    """The checksum file of an entry, as the local cache writes it."""
+    with wave.open(io.BytesIO(wav), "rb") as w:
+        rate, frames = w.getframerate(), w.getnframes()
+    meta = {"format": CACHE_FORMAT, "sha256": hashlib.sha256(wav).hexdigest(), "bytes": len(wav), "rate": rate,
+            "frames": frames, "text": text[:200]}
+    return json.dumps(meta, ensure_ascii=False).encode()
+
+
+def _checked(meta_bytes: bytes, data: bytes) -> tuple[int, int] | None:
+    """(rate, frames) of an entry whose audio matches its checksum file and is mono 16-bit; else None."""
+    try:
+        meta = json.loads(meta_bytes)
+        if (meta["format"] != CACHE_FORMAT or len(data) != meta["bytes"]
+                or hashlib.sha256(data).hexdigest() != meta["sha256"]):
+            return None
+        with wave.open(io.BytesIO(data), "rb") as w:
+            if (w.getnchannels(), w.getsampwidth()) != (1, 2) or w.getnframes() != meta["frames"] or not meta["frames"]:
+                return None
+            return w.getframerate(), w.getnframes()
+    except (ValueError, KeyError, TypeError, wave.Error, EOFError):
+        return None
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _strip(fs: Any, path: str) -> str:
+    """A path as the file system's own calls return it (without its protocol)."""
+    return fs._strip_protocol(path)  # noqa: SLF001 - fsspec's documented way to normalise a path
