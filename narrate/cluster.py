@@ -56,6 +56,7 @@ _LOCK = threading.Lock()
 _ENGINES: dict[str, Engine] = {}
 _SCRATCH: list[Path] = []
 _VERSIONS: dict[str, str] = {}  # engine name -> its version, once per process
+_SHARED: dict[str, Any] = {}  # a shared cache's URL -> its narrate.shared.SharedCache, once per process
 
 
 def _distributed() -> Any:
@@ -142,8 +143,13 @@ def _packages() -> dict[str, str]:
     return found
 
 
-def render_remote(piece: Piece, targets: dict[str, str], versions: tuple[str, str]) -> tuple[str, bytes | str]:
+def render_remote(piece: Piece, targets: dict[str, str], versions: tuple[str, str],
+                  shared_url: str | None = None) -> tuple[str, bytes | str]:
     """A task: render one piece on this worker; ("ok", WAV bytes) or ("error", why) for the engine's failure.
+
+    `shared_url`: a shared cache (narrate.shared) the worker also writes the piece into; ("stored", WAV bytes)
+    once it has. A worker that cannot write there says so in its log and returns ("ok", ...): the building
+    machine then stores the piece there itself.
 
     `versions`: narrate's and the piece's engine's on the building machine. A worker that joined after the
     check (cluster_session) and runs others refuses the piece rather than render audio its key does not
@@ -167,11 +173,23 @@ def render_remote(piece: Piece, targets: dict[str, str], versions: tuple[str, st
         try:
             engine.render(piece.spoken, piece.voice, tmp)
             verify_and_trim(tmp, piece.spoken, piece.voice)
-            return "ok", tmp.read_bytes()
+            data = tmp.read_bytes()
         except (EngineError, NarrateError) as exc:
             return "error", str(exc.message if isinstance(exc, NarrateError) else exc)
         finally:
             tmp.unlink(missing_ok=True)
+    if shared_url is None:
+        return "ok", data
+    from narrate.shared import SharedCache, entry_meta
+
+    try:
+        if shared_url not in _SHARED:
+            _SHARED[shared_url] = SharedCache(shared_url)
+        _SHARED[shared_url].store(piece.key, data, entry_meta(piece.key, data, piece.spoken))
+    except NarrateError as exc:
+        log.warning("%s", exc.message)
+        return "ok", data
+    return "stored", data
 
 
 # -- on the machine that builds ------------------------------------------------------------------
@@ -243,13 +261,16 @@ class ClusterRenderer:
 
     def __init__(self, client: Any, address: str, targets: dict[str, str], expected: dict) -> None:
         self.client, self.address, self.targets, self.expected = client, address, targets, expected
+        #: The keys of the pieces the workers wrote into the shared cache themselves (render's `shared`).
+        self.stored: set[str] = set()
 
     def render(self, jobs: Sequence[Piece], cache: Cache, timeout: float = 120.0,
-               on_done: Callable[[Piece], None] | None = None) -> list[RenderFailure]:
+               on_done: Callable[[Piece], None] | None = None, shared: Any = None) -> list[RenderFailure]:
         """Render every piece into the cache, storing each as it arrives; after the first failure none starts.
 
         `timeout`: a build where no piece has arrived for that long (a hung engine on every busy worker,
         since a worker takes its next piece only when one ends) stops with a failure of a piece under way.
+        `shared`: a narrate.shared.SharedCache the workers write each piece into as well (self.stored).
         """
         if not jobs:
             return []
@@ -257,8 +278,10 @@ class ClusterRenderer:
         cache.check_writable()
         timeout = timeout if 0 < timeout <= MAX_TIMEOUT else MAX_TIMEOUT
         narrate_version, engines = self.expected["narrate"], self.expected["engines"]
+        shared_url = shared.url if shared is not None else None
         futures = {self.client.submit(render_remote, job, self.targets, (narrate_version, engines[job.voice.engine]),
-                                      key=f"narrate-piece-{job.key}", retries=RETRIES): job for job in jobs}
+                                      shared_url, key=f"narrate-piece-{job.key}", retries=RETRIES): job
+                   for job in jobs}
         log.debug("rendering %d pieces on the Dask cluster at %s", len(jobs), self.address)
         scratch = new_scratch()
         failures: list[RenderFailure] = []
@@ -327,9 +350,11 @@ class ClusterRenderer:
             return RenderFailure(job, f"failed on the Dask cluster: {type(exc).__name__}: {exc}")
         finally:
             future.release()
-        if status != "ok":
+        if status not in ("ok", "stored"):
             return RenderFailure(job, str(payload))
         assert isinstance(payload, bytes)
+        if status == "stored":
+            self.stored.add(job.key)
         tmp = scratch / f"{job.key}.wav"
         tmp.write_bytes(payload)
         try:

@@ -151,6 +151,39 @@ def test_a_cluster_build_with_espeak_renders_what_a_local_one_does(cluster: Dask
         sorted(p.name.split(".")[-1] for p in (tmp_path / "local").iterdir())
 
 
+def test_the_workers_write_their_pieces_into_a_shared_cache(cluster: DaskCluster, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a shared cache (an fsspec URL; here a shared folder), each worker stores what it renders there
+    itself; another machine builds from it, rendering nothing, and publishes what a local build does."""
+    import narrate.shared
+
+    written: list[str] = []
+    store_many = narrate.shared.SharedCache.store_many
+
+    def stored_here(self, entries, *args, **kwargs):  # noqa: ANN001, ANN202 - SharedCache.store_many's
+        entries = list(entries)
+        written.extend(key for key, _, _ in entries)
+        return store_many(self, entries, *args, **kwargs)
+
+    monkeypatch.setattr(narrate.shared.SharedCache, "store_many", stored_here)  # this process only, not the workers
+    scripts = write_show(tmp_path / "scripts", episodes={"001-first.md": EPISODE_ONE, "002-second.md": EPISODE_TWO})
+    shared = tmp_path / "shared"
+    options = BuildOptions(output=tmp_path / "remote", cache_dir=tmp_path / "remote-cache", today=TODAY,
+                           cluster=cluster.address, shared_cache=shared.as_uri())
+    remote = build(scripts, options)
+    assert not remote.failures and remote.rendered > 0 and fake_engine.CALLS == []
+    assert written == []  # nothing was stored from this machine: the workers did it
+    assert _pieces(shared) == _pieces(tmp_path / "remote-cache") and len(_pieces(shared)) == remote.rendered
+    for wav in shared.glob("??/*.wav"):
+        assert wav.read_bytes() == (tmp_path / "remote-cache" / wav.parent.name / wav.name).read_bytes()
+    # Another machine: a local build with an empty cache of its own and the same shared cache.
+    other = build(scripts, BuildOptions(output=tmp_path / "other", cache_dir=tmp_path / "other-cache",
+                                        in_process=True, today=TODAY, shared_cache=shared.as_uri()))
+    assert other.rendered == 0 and fake_engine.CALLS == []
+    local = _build(scripts, tmp_path / "local", tmp_path / "local-cache")
+    assert _files(tmp_path / "other") == _files(tmp_path / "remote") == _files(tmp_path / "local")
+
+
 def test_the_cli_builds_on_a_cluster_and_says_so(cluster: DaskCluster, tmp_path: Path) -> None:
     scripts = write_show(tmp_path / "scripts")
     before = len(cluster.rendered())
