@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from narrate.errors import StorageError, storage_errors
+from narrate.errors import StorageError, UserError, storage_errors
 from narrate.fsutil import TMP_PREFIX, temp_path, write_atomic
 from narrate.model import VoiceSpec
 
@@ -26,6 +26,9 @@ SAMPLE_FORMAT = "s16le-mono-trimmed"
 def default_cache_dir(scripts_dir: Path) -> Path:
     """The cache lives beside the scripts folder, in `.narrate-cache` (override: NARRATE_CACHE_DIR)."""
     env = os.environ.get("NARRATE_CACHE_DIR")
+    if env and "://" in env:
+        raise UserError(f"NARRATE_CACHE_DIR={env}: must be a local folder (a shared cache is given with "
+                        "--cache-dir URL, beside it)")
     return Path(env) if env else scripts_dir.resolve().parent / ".narrate-cache"
 
 

@@ -193,3 +193,13 @@ def test_what_counts_as_a_url() -> None:
     assert not is_url("/srv/cache") and not is_url("cache") and not is_url("C:\\cache") and not is_url("://x")
     with pytest.raises(UserError):
         SharedCache("nope://x")
+
+
+def test_the_cache_variable_is_a_local_folder(show: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NARRATE_CACHE_DIR names the local folder; a URL there would be taken for a folder named `s3:`."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NARRATE_CACHE_DIR", "s3://bucket/cache")
+    result = CliRunner().invoke(main, ["build", str(show), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "NARRATE_CACHE_DIR=s3://bucket/cache: must be a local folder" in result.output
+    assert not (tmp_path / "s3:").exists() and not (tmp_path / "out").exists()
