@@ -7,6 +7,8 @@ tests' fixture, tests/cluster_fixtures.py). Each round builds the show cold thro
 empty cache and output: locally (`--workers 2`, the same two processes' worth of engines) and with
 `--cluster`. Then a build into a new output folder with the cluster's cache: it renders nothing, so its
 time is what stays on the building machine whatever the cluster (assembly, loudness, encode, publish).
+Last, once each: a cold cluster build with a shared cache (`--cache-dir file://…`, which the workers
+write into), and a build on "another machine" (an empty local cache of its own) from that shared cache.
 
 On one 2-core machine the cluster cannot be faster than local processes: the ratio measures what the
 cluster path costs (the scheduler, sending each piece's WAV back, one more Python process per worker).
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -42,11 +45,14 @@ def narrate_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "narrate"]
 
 
-def timed_build(scripts: Path, out: Path, cache: Path, *extra: str) -> tuple[float, int]:
-    """Seconds of one CLI build and how many pieces it rendered."""
+def timed_build(scripts: Path, out: Path, cache: Path | str, *extra: str,
+                local_cache: Path | None = None) -> tuple[float, int]:
+    """Seconds of one CLI build and how many pieces it rendered; `cache` may be a shared cache's URL, with
+    `local_cache` as its local copy (NARRATE_CACHE_DIR)."""
+    env = {**os.environ, "NARRATE_CACHE_DIR": str(local_cache)} if local_cache else None
     t0 = time.perf_counter()
     result = subprocess.run([*narrate_cmd(), "build", str(scripts), "-o", str(out), "--cache-dir", str(cache),
-                             "--json", *extra], capture_output=True, text=True)
+                             "--json", *extra], capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - t0
     if result.returncode != 0:
         raise SystemExit(f"build failed ({result.returncode}): {result.stderr.strip()}")
@@ -107,17 +113,30 @@ def main() -> None:
             reuse, rendered = timed_build(scripts, folder / "reuse", folder / "remote-cache-0",
                                           "--cluster", cluster.address)
             assert rendered == 0, rendered
+            # A shared cache (a folder both "machines" see, by URL): the workers write each piece there; then
+            # another machine, with an empty local cache, builds from it (fetches everything, renders nothing).
+            shared = (folder / "shared").as_uri()
+            shared_cold, count = timed_build(scripts, folder / "shared-out", shared, "--cluster", cluster.address,
+                                             local_cache=folder / "machine-a")
+            assert count == pieces, (count, pieces)
+            other, rendered = timed_build(scripts, folder / "other-out", shared, local_cache=folder / "machine-b")
+            assert rendered == 0, rendered
         finally:
             cluster.stop()
     results = {"pieces": pieces, "local_s": round(statistics.median(local), 2),
                "cluster_s": round(statistics.median(remote), 2),
                "ratio": round(statistics.median(remote) / statistics.median(local), 3),
-               "cluster_from_cache_s": round(reuse, 2), "repeats": args.repeats}
+               "cluster_from_cache_s": round(reuse, 2), "cluster_shared_cold_s": round(shared_cold, 2),
+               "other_machine_from_shared_s": round(other, 2), "repeats": args.repeats}
     print(f"{'measure':62} value")
     print(f"{'cold build, local (--workers 2), median':62} {results['local_s']:.2f} s")
     print(f"{'cold build, Dask cluster of 2 workers on loopback, median':62} {results['cluster_s']:.2f} s")
     print(f"{'cluster / local':62} {results['ratio']:.3f}")
     print(f"{'new output from the cluster-filled cache (0 rendered; encode)':62} {results['cluster_from_cache_s']:.2f} s")
+    print(f"{'cold build on the cluster, workers writing a shared cache':62} "
+          f"{results['cluster_shared_cold_s']:.2f} s")
+    print(f"{'another machine from the shared cache (fetch, encode)':62} "
+          f"{results['other_machine_from_shared_s']:.2f} s")
     print(json.dumps(results))
 
 
