@@ -149,7 +149,7 @@ def assemble(plan: EpisodePlan, cache: Cache, folder: Path) -> AssembledAudio:
     placements: list[Placement] = []
     written = 0
     silence_block = b"\x00\x00" * rate
-    with wave.open(str(out), "wb") as w:
+    with open(out, "wb") as raw, wave.open(raw, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
@@ -388,7 +388,7 @@ def _excerpt(wav: Path) -> Path:
         if frames <= 2 * EXCERPTS * piece:
             return wav
         out = temp_path(wav.parent, suffix=".wav")
-        with wave.open(str(out), "wb") as target:
+        with open(out, "wb") as raw, wave.open(raw, "wb") as target:
             target.setparams(source.getparams())
             step = (frames - piece) // (EXCERPTS - 1)
             for i in range(EXCERPTS):

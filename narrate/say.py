@@ -114,7 +114,7 @@ def _join(timeline: tuple, cache: Cache, wav: Path) -> float:  # noqa: ANN001 - 
                 data += w.readframes(w.getnframes())
         elif isinstance(item, Gap):
             data += bytes(2 * round(item.seconds * rate))
-    with wave.open(str(wav), "wb") as w:
+    with open(wav, "wb") as raw, wave.open(raw, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)

@@ -51,7 +51,7 @@ class FakeEngine(Engine):
         frames = int(seconds * RATE)
         data = b"".join(struct.pack("<h", int(amplitude * math.sin(2 * math.pi * frequency * i / RATE)))
                         for i in range(frames))
-        with wave.open(str(out_path), "wb") as w:
+        with open(out_path, "wb") as raw, wave.open(raw, "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(RATE)

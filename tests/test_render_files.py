@@ -108,3 +108,23 @@ def test_pyttsx3_renders_into_a_file_that_holds_an_earlier_utterance(tmp_path: P
     engine.render("Short one.", voice, out)
     short = trimmed_audio(out, "Short one.", voice)
     assert len(short.samples) < len(long_seconds.samples) / 2
+
+
+def test_a_wav_written_into_a_vanished_folder_fails_without_noise(tmp_path: Path) -> None:
+    """wave.open(path, "wb") on a path it cannot open leaves a half-made Wave_write whose __del__ prints
+    `Exception ignored in: ... Wave_write.__del__` on stderr: narrate opens the file itself first."""
+    import gc
+    import sys
+
+    from narrate.say import _join
+
+    caught: list = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = caught.append
+    try:
+        with pytest.raises(FileNotFoundError):
+            _join((), Cache(tmp_path), tmp_path / "gone" / "line.wav")
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert [str(c.exc_value) for c in caught] == []

@@ -360,7 +360,7 @@ class PiperEngine(Engine):
         out_path = Path(out_path)
         tmp = out_path.with_name(f"{out_path.name}.{os.getpid()}.part")
         try:
-            with wave.open(str(tmp), "wb") as wav:
+            with open(tmp, "wb") as raw, wave.open(raw, "wb") as wav:
                 wav.setnchannels(1)
                 wav.setsampwidth(2)
                 wav.setframerate(piper_voice.config.sample_rate)
