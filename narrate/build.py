@@ -203,9 +203,11 @@ def _build(scripts_dir: Path, options: BuildOptions, progress: Progress | None, 
     if options.dry_run:
         entries = _decide(sources, work, load_record(options.output), options)
         building = [p for e in entries if e.action == "build" for p in work[e.slug].plan.pieces]
-        shared = sources.shared.keys() if sources.shared is not None and building and not options.force else set()
-        pieces, segments = _render_counts(
-            p for p in building if options.force or not (sources.cache.has(p.key) or p.key in shared))
+        missing = [p for p in building if options.force or not sources.cache.has(p.key)]
+        if sources.shared is not None and not options.force:
+            shared = sources.shared.present(p.key for p in missing)
+            missing = [p for p in missing if p.key not in shared]
+        pieces, segments = _render_counts(missing)
         return BuildReport(tuple(entries), dry_run=True, rendered=pieces, rendered_segments=segments,
                            seconds=time.monotonic() - started)
     output = options.output
@@ -348,7 +350,7 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
     to_build = sorted(to_build, key=lambda w: -sum(len(piece.spoken) for piece in w.plan.pieces))
     pieces = _pieces_to_render(to_build, cache, options.force)
     shared = sources.shared
-    in_shared = shared.keys() if shared is not None and to_build else set()
+    in_shared = shared.present(p.key for w in to_build for p in w.plan.pieces) if shared is not None else set()
     if in_shared and not options.force:
         pieces = _fetch_shared(shared, pieces, in_shared, cache, progress)
     waiting = {w.slug: {p.key for p in pieces} & {p.key for p in w.plan.pieces} for w in to_build}

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 #: Entries fetched or stored per batch: fsspec runs a batch's transfers concurrently on remote file systems.
 BATCH = 64
+#: Up to this many keys, `present` asks for each key's checksum file; above it, one listing of the whole
+#: cache costs fewer requests (an object store lists 1,000 names per request).
+PROBE_LIMIT = 2048
 
 
 def is_url(location: str) -> bool:
@@ -68,16 +71,33 @@ class SharedCache:
 
     def keys(self) -> set[str]:
         """Every key with a checksum file in the shared cache (one listing)."""
+        if not self._exists():
+            return set()
         try:
-            if not self.fs.exists(self.root):
-                return set()
             found = self.fs.find(self.root)
         except FileNotFoundError:
             return set()
         except Exception as exc:  # noqa: BLE001 - fsspec back ends raise their own (botocore, asyncssh)
-            raise self.failed("list its entries", exc) from None
+            raise self.failed("read its entries", exc) from None
         return {posixpath.basename(path)[:-5] for path in found
                 if path.endswith(".json") and not posixpath.basename(path).startswith(TMP_PREFIX)}
+
+    def present(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` have an entry (a checksum file): asked key by key when they are few, else listed."""
+        keys = set(keys)
+        if len(keys) > PROBE_LIMIT:
+            return self.keys() & keys
+        if not keys or not self._exists():
+            return set()
+        found = self._cat([self._path(key, ".json") for key in keys], "read its entries")
+        return {key for key in keys if self._path(key, ".json") in found}
+
+    def _exists(self) -> bool:
+        """Whether the cache's folder (or prefix) exists; an error when the storage cannot be reached."""
+        try:
+            return bool(self.fs.exists(self.root))
+        except Exception as exc:  # noqa: BLE001 - fsspec back ends raise their own (botocore, asyncssh)
+            raise self.failed("read its entries", exc) from None
 
     def fetch(self, keys: Iterable[str], cache: Cache, texts: dict[str, str] | None = None,
               advance: Callable[[int], None] | None = None) -> set[str]:

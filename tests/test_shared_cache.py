@@ -43,7 +43,13 @@ def show(tmp_path: Path) -> Path:
     return write_show(tmp_path / "scripts", episodes={"001-first.md": EPISODE_ONE, "002-second.md": EPISODE_TWO})
 
 
-def test_a_piece_rendered_on_one_machine_is_fetched_not_rendered_on_another(show: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("probe_limit", [2048, 0], ids=["asked-key-by-key", "listed"])
+def test_a_piece_rendered_on_one_machine_is_fetched_not_rendered_on_another(show: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          probe_limit: int) -> None:
+    import narrate.shared
+
+    monkeypatch.setattr(narrate.shared, "PROBE_LIMIT", probe_limit)
     shared = tmp_path / "shared"
     url = shared.as_uri()
     first = _build(show, tmp_path / "a-out", tmp_path / "a-cache", url)
@@ -167,7 +173,7 @@ def test_an_unreachable_shared_cache_is_one_line(show: Path, tmp_path: Path, mon
     with pytest.raises(NarrateError) as caught:
         _build(show, tmp_path / "out", tmp_path / "cache", "s3://bucket/cache")
     message = caught.value.message
-    assert message.startswith("shared cache s3://bucket/cache: cannot list its entries: ") and "\n" not in message
+    assert message.startswith("shared cache s3://bucket/cache: cannot read its entries: ") and "\n" not in message
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.mp3"))
 
 
