@@ -40,27 +40,24 @@ def is_url(location: str) -> bool:
 class SharedCache:
     """Entries at an fsspec URL, read into and written from a local Cache."""
 
-    def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
+    def __init__(self, url: str) -> None:
         import fsspec
 
         self.url = url.rstrip("/")
+        scheme = self.url.partition("://")[0].lower()
+        if scheme in ("sftp", "ssh"):
+            # fsspec's own SFTP (paramiko) accepts any host key it does not know: no place for a cache's audio.
+            raise UserError(f"shared cache {self.url}: SFTP is not supported for a shared cache (fsspec's SFTP does "
+                            "not check host keys); mount the folder and give file:///PATH, or use s3://")
         try:
-            self.fs, self.root = fsspec.core.url_to_fs(self.url, skip_instance_cache=True, **(storage_options or {}))
+            self.fs, self.root = fsspec.core.url_to_fs(self.url, skip_instance_cache=True)
         except ImportError as exc:
-            scheme = self.url.partition("://")[0]
-            hint = " (install narrate[publish] for s3:// and sftp://)" if scheme in ("s3", "sftp", "ssh") else ""
+            hint = " (install narrate[publish] for s3://)" if scheme == "s3" else ""
             raise UserError(f"shared cache {self.url}: {exc}{hint}") from None
         except ValueError as exc:
             raise UserError(f"shared cache {self.url}: {exc}") from None
         self.root = self.root.rstrip("/")
         self._local = "file" in _protocols(self.fs)
-
-    def __getstate__(self) -> dict:
-        # Sent to Dask workers as its URL: each opens the file system with its own credentials.
-        return {"url": self.url}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["url"])  # type: ignore[misc]
 
     def _path(self, key: str, suffix: str) -> str:
         return posixpath.join(self.root, key[:2], f"{key}{suffix}")

@@ -179,6 +179,7 @@ def test_an_unreachable_shared_cache_is_one_line(show: Path, tmp_path: Path, mon
 
 @pytest.mark.parametrize(("value", "problem"), [
     ("nope://somewhere/cache", "shared cache nope://somewhere/cache: "),
+    ("sftp://host/cache", "shared cache sftp://host/cache: SFTP is not supported for a shared cache"),
 ])
 def test_a_shared_cache_of_an_unknown_kind_is_refused(show: Path, tmp_path: Path, value: str, problem: str) -> None:
     result = CliRunner().invoke(main, ["build", str(show), "-o", str(tmp_path / "out"), "--cache-dir", value])
