@@ -372,6 +372,32 @@ def test_a_worker_that_joins_late_with_other_versions_refuses_its_pieces(tmp_pat
         assert w.getnframes() > 0 and w.getnchannels() == 1
 
 
+def test_a_worker_that_cannot_write_the_shared_cache_sends_the_piece_back(tmp_path: Path,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """The task as a worker runs it: a shared cache it can write gets the piece ("stored"); one it cannot
+    (here under /proc, where not even root can make a folder) is logged, and the piece comes back "ok" for
+    the building machine to store there."""
+    require_dask()
+    import narrate
+    from narrate.cluster import render_remote
+    from narrate.engines import engine_targets
+    from narrate.plan import EngineInfo, plan_episode
+    from narrate.validate import validate_project
+
+    valid = validate_project(write_show(tmp_path / "scripts"))
+    piece = plan_episode(valid.project.show, valid.project.episodes[0], EngineInfo(valid.engines)).pieces[0]
+    versions = (narrate.__version__, "fake-1")
+    shared = tmp_path / "shared"
+    status, audio = render_remote(piece, engine_targets(), versions, shared.as_uri())
+    assert status == "stored"
+    assert (shared / piece.key[:2] / f"{piece.key}.wav").read_bytes() == audio
+    meta = json.loads((shared / piece.key[:2] / f"{piece.key}.json").read_text())
+    assert meta["bytes"] == len(audio) and meta["text"] == piece.spoken
+    status, again = render_remote(piece, engine_targets(), versions, "file:///proc/narrate-shared-cache")
+    assert status == "ok" and again[:4] == b"RIFF"
+    assert "shared cache file:///proc/narrate-shared-cache: cannot write to it: " in caplog.text
+
+
 def test_doctor_reports_the_clusters_workers_and_versions(cluster: DaskCluster, tmp_path: Path) -> None:
     import narrate
 
