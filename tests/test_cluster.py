@@ -180,7 +180,7 @@ def test_the_workers_write_their_pieces_into_a_shared_cache(cluster: DaskCluster
     other = build(scripts, BuildOptions(output=tmp_path / "other", cache_dir=tmp_path / "other-cache",
                                         in_process=True, today=TODAY, shared_cache=shared.as_uri()))
     assert other.rendered == 0 and fake_engine.CALLS == []
-    local = _build(scripts, tmp_path / "local", tmp_path / "local-cache")
+    _build(scripts, tmp_path / "local", tmp_path / "local-cache")
     assert _files(tmp_path / "other") == _files(tmp_path / "remote") == _files(tmp_path / "local")
 
 
