@@ -105,7 +105,7 @@ class CacheLocation(click.ParamType):
     name = "folder|url"
 
     def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
-        from narrate.shared import is_url
+        from narrate.fsutil import is_url
 
         if isinstance(value, str) and is_url(value.strip()):
             return value.strip()
@@ -191,7 +191,7 @@ def check(ctx: click.Context, folder: str | None, published: bool, loudness: flo
     """Validate the scripts in FOLDER (default: scripts) without rendering, or with --published the built
     output in FOLDER (default: audio) or the show published at URL (its feed's or its folder's)."""
     from narrate.ui import print_check_table
-    from narrate.verify.remote import is_url
+    from narrate.fsutil import is_url
 
     if folder is not None and is_url(folder) and not published:
         raise UserError(f"{folder}: a URL is checked with --published (narrate check --published {folder})")

@@ -6,12 +6,19 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from narrate.errors import BuildLockedError
+
+
+def is_url(text: str) -> bool:
+    """Whether `text` is meant as a URL (`scheme://...`), not a folder: `check --published`'s HTTP(S) URL,
+    `--cache-dir`'s shared cache."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text) is not None
 
 TMP_PREFIX = ".narrate-tmp-"
 #: Hex digits of the SHA-256 that go into a content-named file's name.

@@ -31,12 +31,6 @@ BATCH = 64
 PROBE_LIMIT = 2048
 
 
-def is_url(location: str) -> bool:
-    """Whether a --cache-dir value names a shared cache (SCHEME://...) rather than a local folder."""
-    scheme, sep, _ = location.partition("://")
-    return bool(sep) and scheme.isascii() and scheme.replace("+", "").replace("-", "").isalnum() and len(scheme) > 1
-
-
 class SharedCache:
     """Entries at an fsspec URL, read into and written from a local Cache."""
 

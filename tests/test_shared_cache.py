@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from narrate.build import BuildOptions, build
 from narrate.cli import main
 from narrate.errors import NarrateError, UserError
-from narrate.shared import SharedCache, is_url
+from narrate.fsutil import is_url
+from narrate.shared import SharedCache
 from tests import fake_engine
 from tests.conftest import EPISODE_ONE, EPISODE_TWO, write_show
 from tests.servers import S3Server, s3  # noqa: F401 - the fixture

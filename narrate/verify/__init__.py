@@ -21,6 +21,7 @@ from typing import Any
 from narrate.audio import Loudness, find_ffmpeg
 from narrate.cover import cover_problem
 from narrate.errors import NarrateError
+from narrate.fsutil import is_url
 from narrate.publish import CONTENT_NAME_RE, sidecar_names
 from narrate.record import load_record, load_targets
 from narrate.timefmt import duration
@@ -163,4 +164,4 @@ def _summary(episode: EpisodeFiles, measured: dict[str, Any]) -> str:
     return f"{episode.label}: " + ", ".join(parts)
 
 
-from narrate.verify.remote import check_published_url, is_url  # noqa: E402 - it builds on check_folder above
+from narrate.verify.remote import check_published_url  # noqa: E402 - it builds on check_folder above

@@ -39,11 +39,6 @@ WORKERS = 4
 _MAX_AGE_RE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 
 
-def is_url(text: str) -> bool:
-    """Whether `text` is meant as a URL (`scheme://...`), not a folder; check it with `http_url`."""
-    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text) is not None
-
-
 def feed_url_of(url: str) -> str:
     """The feed's URL: `url` itself when its last path segment names a file, else `feed.xml` in that folder."""
     parts = urlsplit(url)
