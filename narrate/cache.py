@@ -53,6 +53,22 @@ def mono_wav(rate: int, samples: bytes) -> bytes:
     return data.getvalue()
 
 
+def entry_meta(data: bytes, rate: int, frames: int, text: str = "") -> bytes:
+    """The checksum file of an entry whose audio is the WAV file `data` (`frames` long at `rate`)."""
+    meta = {"format": CACHE_FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+            "rate": rate, "frames": frames, "text": text[:200]}
+    return json.dumps(meta, ensure_ascii=False).encode()
+
+
+def entry_matches(meta: dict, data: bytes) -> bool:
+    """Whether the WAV file `data` is the audio its checksum file `meta` describes (size, sha256, frames),
+    and not empty. Raises what a torn file does (KeyError, TypeError, wave.Error, EOFError)."""
+    if hashlib.sha256(data).hexdigest() != meta["sha256"] or len(data) != meta["bytes"]:
+        return False
+    with wave.open(io.BytesIO(data), "rb") as w:
+        return w.getnframes() == meta["frames"] and w.getnframes() > 0
+
+
 @dataclass(frozen=True)
 class CachedAudio:
     """A verified cache entry: mono 16-bit WAV at `rate`, `frames` long."""
@@ -89,12 +105,7 @@ class Cache:
             return None
         try:
             meta = json.loads(meta_path.read_text())
-            data = wav_path.read_bytes()
-            ok = hashlib.sha256(data).hexdigest() == meta["sha256"] and len(data) == meta["bytes"]
-            if ok:
-                with wave.open(str(wav_path), "rb") as w:
-                    ok = w.getnframes() == meta["frames"] and w.getnframes() > 0
-            if ok:
+            if entry_matches(meta, wav_path.read_bytes()):
                 return CachedAudio(key, wav_path, int(meta["rate"]), int(meta["frames"]))
         except (OSError, ValueError, KeyError, TypeError, wave.Error, EOFError):
             pass
@@ -133,15 +144,13 @@ class Cache:
 
     def _store(self, key: str, data: bytes, rate: int, frames: int, text: str) -> CachedAudio:
         dest = self.wav_path(key)
-        meta = {"format": CACHE_FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
-                "rate": rate, "frames": frames, "text": text[:200]}
         with storage_errors(self.root):
             try:
                 # Never recreate a removed cache folder quietly: this build's earlier entries went with it.
                 dest.parent.mkdir(exist_ok=True)
                 # No fsync: an entry torn by a power cut fails its checksum and is rendered again.
                 write_atomic(dest, data, durable=False)
-                write_atomic(dest.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode(), durable=False)
+                write_atomic(dest.with_suffix(".json"), entry_meta(data, rate, frames, text), durable=False)
             except FileNotFoundError:
                 # The folder, or this entry's subfolder, went while the entry was written: `rm -rf` of the cache.
                 raise self.removed_error() from None

@@ -180,12 +180,12 @@ def render_remote(piece: Piece, targets: dict[str, str], versions: tuple[str, st
             tmp.unlink(missing_ok=True)
     if shared_url is None:
         return "ok", data
-    from narrate.shared import SharedCache, entry_meta
+    from narrate.shared import SharedCache
 
     try:
         if shared_url not in _SHARED:
             _SHARED[shared_url] = SharedCache(shared_url)
-        _SHARED[shared_url].store(piece.key, data, entry_meta(piece.key, data, piece.spoken))
+        _SHARED[shared_url].store(piece.key, data, piece.spoken)
     except NarrateError as exc:
         log.warning("%s", exc.message)
         return "ok", data

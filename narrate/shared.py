@@ -8,7 +8,6 @@ reads pieces as files; every piece fetched is checked against its checksum befor
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -18,7 +17,7 @@ import wave
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from narrate.cache import CACHE_FORMAT, Cache
+from narrate.cache import CACHE_FORMAT, Cache, entry_matches, entry_meta
 from narrate.errors import NarrateError, UserError
 from narrate.fsutil import TMP_PREFIX
 
@@ -117,8 +116,10 @@ class SharedCache:
                 advance(len(batch))
         return copied
 
-    def store(self, key: str, wav: bytes, meta: bytes) -> None:
-        """Write one entry: its audio, then its checksum file (which makes it an entry)."""
+    def store(self, key: str, wav: bytes, text: str = "") -> None:
+        """Write one entry of a WAV file's bytes: its audio, then its checksum file (which makes it an entry)."""
+        with wave.open(io.BytesIO(wav), "rb") as w:
+            meta = entry_meta(wav, w.getframerate(), w.getnframes(), text)
         self.store_many([(key, wav, meta)])
 
     def store_many(self, entries: Iterable[tuple[str, bytes, bytes]],
@@ -169,24 +170,14 @@ class SharedCache:
             raise self.failed("write to it", exc) from None
 
 
-def entry_meta(key: str, wav: bytes, text: str = "") -> bytes:
-    """The checksum file of an entry, as the local cache writes it."""
-    with wave.open(io.BytesIO(wav), "rb") as w:
-        rate, frames = w.getframerate(), w.getnframes()
-    meta = {"format": CACHE_FORMAT, "sha256": hashlib.sha256(wav).hexdigest(), "bytes": len(wav), "rate": rate,
-            "frames": frames, "text": text[:200]}
-    return json.dumps(meta, ensure_ascii=False).encode()
-
-
 def _checked(meta_bytes: bytes, data: bytes) -> tuple[int, int] | None:
     """(rate, frames) of an entry whose audio matches its checksum file and is mono 16-bit; else None."""
     try:
         meta = json.loads(meta_bytes)
-        if (meta["format"] != CACHE_FORMAT or len(data) != meta["bytes"]
-                or hashlib.sha256(data).hexdigest() != meta["sha256"]):
+        if meta["format"] != CACHE_FORMAT or not entry_matches(meta, data):
             return None
         with wave.open(io.BytesIO(data), "rb") as w:
-            if (w.getnchannels(), w.getsampwidth()) != (1, 2) or w.getnframes() != meta["frames"] or not meta["frames"]:
+            if (w.getnchannels(), w.getsampwidth()) != (1, 2):
                 return None
             return w.getframerate(), w.getnframes()
     except (ValueError, KeyError, TypeError, wave.Error, EOFError):
