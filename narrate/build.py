@@ -350,9 +350,12 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
     to_build = sorted(to_build, key=lambda w: -sum(len(piece.spoken) for piece in w.plan.pieces))
     pieces = _pieces_to_render(to_build, cache, options.force)
     shared = sources.shared
-    in_shared = shared.present(p.key for w in to_build for p in w.plan.pieces) if shared is not None else set()
-    if in_shared and not options.force:
-        pieces = _fetch_shared(shared, pieces, in_shared, cache, progress)
+    in_shared: set[str] = set()
+    if shared is not None:
+        found = shared.present(p.key for w in to_build for p in w.plan.pieces)
+        in_shared = set(found)
+        if not options.force:
+            pieces, in_shared = _fetch_shared(shared, pieces, found, cache, progress)
     waiting = {w.slug: {p.key for p in pieces} & {p.key for p in w.plan.pieces} for w in to_build}
     futures: dict[str, Future[tuple[EpisodeRecord, EpisodeOutcome]]] = {}
     rendered: list[str] = []
@@ -408,18 +411,19 @@ def _render_and_encode(sources: _Sources, to_build: list[EpisodeWork], output: P
     return dataclasses.replace(done, rendered=pieces_done, rendered_segments=segments_done)
 
 
-def _fetch_shared(shared: SharedCache, pieces: list[Piece], in_shared: set[str], cache: Cache,
-                  progress: Progress) -> list[Piece]:
-    """Copy the missing pieces the shared cache has into the local one; the pieces still to render."""
-    wanted = {p.key: p.spoken for p in pieces if p.key in in_shared}
+def _fetch_shared(shared: SharedCache, pieces: list[Piece], found: dict[str, bytes | None], cache: Cache,
+                  progress: Progress) -> tuple[list[Piece], set[str]]:
+    """Copy the missing pieces the shared cache has (`found`, SharedCache.present) into the local one;
+    (the pieces still to render, the keys of the shared cache's good entries)."""
+    wanted = {p.key: p.spoken for p in pieces if p.key in found}
     if not wanted:
-        return pieces
+        return pieces, set(found)
     cache.check_writable()
     progress.start(f"fetching pieces from {shared.url}", len(wanted))
-    fetched = shared.fetch(wanted, cache, wanted, advance=progress.advance)
+    fetched = shared.fetch(wanted, cache, wanted, advance=progress.advance, found=found)
     progress.finish()
     log.debug("stage render: %s fetched from the shared cache %s", counted(len(fetched), "piece"), shared.url)
-    return [p for p in pieces if p.key not in fetched]
+    return [p for p in pieces if p.key not in fetched], set(found)
 
 
 def _upload_shared(shared: SharedCache, keys: set[str], cache: Cache, progress: Progress) -> list[str]:

@@ -72,15 +72,16 @@ class SharedCache:
         return {posixpath.basename(path)[:-5] for path in found
                 if path.endswith(".json") and not posixpath.basename(path).startswith(TMP_PREFIX)}
 
-    def present(self, keys: Iterable[str]) -> set[str]:
-        """Which of `keys` have an entry (a checksum file): asked key by key when they are few, else listed."""
+    def present(self, keys: Iterable[str]) -> dict[str, bytes | None]:
+        """Which of `keys` have an entry (a checksum file): asked key by key when they are few, each with
+        its checksum file (for `fetch`), else listed (None for each)."""
         keys = set(keys)
         if len(keys) > PROBE_LIMIT:
-            return self.keys() & keys
+            return dict.fromkeys(self.keys() & keys)
         if not keys or not self._exists():
-            return set()
+            return {}
         found = self._cat([self._path(key, ".json") for key in keys], "read its entries")
-        return {key for key in keys if self._path(key, ".json") in found}
+        return {key: found[self._path(key, ".json")] for key in keys if self._path(key, ".json") in found}
 
     def _exists(self) -> bool:
         """Whether the cache's folder (or prefix) exists; an error when the storage cannot be reached."""
@@ -90,15 +91,18 @@ class SharedCache:
             raise self.failed("read its entries", exc) from None
 
     def fetch(self, keys: Iterable[str], cache: Cache, texts: dict[str, str] | None = None,
-              advance: Callable[[int], None] | None = None) -> set[str]:
+              advance: Callable[[int], None] | None = None, found: dict[str, bytes | None] | None = None) -> set[str]:
         """Copy the entries of `keys` into `cache`, each checked against its checksum; the keys copied.
 
-        An entry that is missing, torn or fails its checksum is left out (it is rendered again)."""
+        `found`: what `present` gave; the checksum files it read are not read again. An entry that is
+        missing, torn or fails its checksum is left out (it is rendered again)."""
         copied: set[str] = set()
         keys = sorted(set(keys))
         for start in range(0, len(keys), BATCH):
             batch = keys[start:start + BATCH]
-            metas = self._cat([self._path(k, ".json") for k in batch], "read its entries")
+            metas = {self._path(k, ".json"): found[k] for k in batch if found and found.get(k) is not None}
+            metas |= self._cat([self._path(k, ".json") for k in batch if self._path(k, ".json") not in metas],
+                               "read its entries")
             wavs = self._cat([self._path(k, ".wav") for k in batch if self._path(k, ".json") in metas],
                              "read its entries")
             for key in batch:

@@ -211,3 +211,22 @@ def test_the_cache_variable_is_a_local_folder(show: Path, tmp_path: Path, monkey
     assert result.exit_code == 2, result.output
     assert "NARRATE_CACHE_DIR=s3://bucket/cache: must be a local folder" in result.output
     assert not (tmp_path / "s3:").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_build_reads_each_shared_file_once(show: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checksum files read to see what the shared cache has are not read again to fetch the pieces."""
+    import collections
+
+    shared = tmp_path / "shared"
+    first = _build(show, tmp_path / "a-out", tmp_path / "a-cache", shared.as_uri())
+    reads: collections.Counter[str] = collections.Counter()
+    cat = SharedCache._cat
+
+    def counted(self: SharedCache, paths: list[str], what: str) -> dict[str, bytes]:
+        reads.update(paths)
+        return cat(self, paths, what)
+
+    monkeypatch.setattr(SharedCache, "_cat", counted)
+    assert _build(show, tmp_path / "b-out", tmp_path / "b-cache", shared.as_uri()).rendered == 0
+    assert len(reads) == 2 * first.rendered  # every piece's audio and checksum file
+    assert set(reads.values()) == {1}
