@@ -423,7 +423,8 @@ def _fetch_shared(shared: SharedCache, pieces: list[Piece], found: dict[str, byt
     fetched = shared.fetch(wanted, cache, wanted, advance=progress.advance, found=found)
     progress.finish()
     log.debug("stage render: %s fetched from the shared cache %s", counted(len(fetched), "piece"), shared.url)
-    return [p for p in pieces if p.key not in fetched], set(found)
+    # A damaged entry is not one: its piece is rendered here and stored there again.
+    return [p for p in pieces if p.key not in fetched], set(found) - (wanted.keys() - fetched)
 
 
 def _upload_shared(shared: SharedCache, keys: set[str], cache: Cache, progress: Progress) -> list[str]:

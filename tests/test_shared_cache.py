@@ -84,6 +84,9 @@ def test_a_damaged_shared_entry_is_rendered_again_not_used(show: Path, tmp_path:
     assert "is damaged" in caplog.text and wav.stem[:12] in caplog.text
     assert (tmp_path / "b-cache" / wav.parent.name / wav.name).read_bytes() != bytes(data)
     assert _files(tmp_path / "b-out") == _files(tmp_path / "a-out")
+    # The shared cache was repaired: the piece rendered again replaced the damaged entry there.
+    assert _entries(shared) == _entries(tmp_path / "b-cache")
+    assert _build(show, tmp_path / "c-out", tmp_path / "c-cache", shared.as_uri()).rendered == 0
 
 
 def test_an_entry_without_its_checksum_file_is_not_an_entry(show: Path, tmp_path: Path) -> None:
